@@ -1,0 +1,16 @@
+//! Entities and their identifiers: plain data with no I/O, shared by every layer.
+
+mod ids;
+mod user;
+
+pub use ids::{IdParseError, SessionId, UserId};
+pub use user::{Invite, RefreshRecord, Role, Session, User, Username, UsernameError};
+
+/// Seconds since the Unix epoch. Stored as a plain integer so that it encodes compactly and
+/// sorts correctly as a key part.
+pub type UnixTime = i64;
+
+/// The current time as [`UnixTime`].
+pub fn now() -> UnixTime {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

@@ -1,0 +1,108 @@
+//! musewave's trees, their key and value encodings, and the schema history.
+//!
+//! User data (accounts, sessions, invites, and later playlists, likes and plays) cannot be
+//! rebuilt and is never dropped by a migration.
+
+use super::{Key, KeyError, Migration, Schema, Store, StoreError, TableDef};
+use crate::domain::{Invite, RefreshRecord, Session, SessionId, User, UserId};
+
+/// The schema this binary reads and writes.
+pub const SCHEMA: Schema = Schema {
+    version: 2,
+    migrations: &[Migration {
+        from: 1,
+        description: "index sessions by user, so signing out everywhere needs no full scan",
+        run: index_sessions_by_user,
+    }],
+};
+
+/// Accounts by id.
+pub const USERS: TableDef<UserId, User> = TableDef::new("userid_user");
+/// Folded (lowercase) username -> account id; enforces case-insensitive uniqueness.
+pub const USERNAMES: TableDef<String, UserId> = TableDef::new("username_userid");
+/// Sessions by id.
+pub const SESSIONS: TableDef<SessionId, Session> = TableDef::new("sessionid_session");
+/// (user, session) -> (): a user's sessions, for revoking them all. Added in schema 2.
+pub const USER_SESSIONS: TableDef<(UserId, SessionId), ()> = TableDef::new("userid_sessionid");
+/// Hex SHA-256 of a refresh token -> what it opens.
+pub const REFRESH_TOKENS: TableDef<String, RefreshRecord> = TableDef::new("refreshhash_refresh");
+/// Invite code -> invitation.
+pub const INVITES: TableDef<String, Invite> = TableDef::new("code_invite");
+
+macro_rules! id_key {
+    ($($t:ty),*) => {$(
+        impl Key for $t {
+            fn encode_into(&self, out: &mut Vec<u8>) {
+                self.as_uuid().encode_into(out);
+            }
+            fn decode_from(input: &mut &[u8]) -> Result<Self, KeyError> {
+                uuid::Uuid::decode_from(input).map(<$t>::from_uuid)
+            }
+        }
+    )*};
+}
+id_key!(UserId, SessionId);
+
+/// 1 -> 2: builds `userid_sessionid` from the sessions written before it existed.
+fn index_sessions_by_user(store: &Store) -> Result<(), StoreError> {
+    let sessions = store.table(SESSIONS)?;
+    let index = store.table(USER_SESSIONS)?;
+    for entry in sessions.iter() {
+        let (id, session) = entry?;
+        index.insert(&(session.user_id, id), &())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::now;
+
+    /// A store as schema 1 wrote it: sessions without the per-user index.
+    #[test]
+    fn schema_1_store_is_upgraded_with_a_session_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = super::super::StoreOptions {
+            cache_capacity_bytes: 8 << 20,
+        };
+        let v1 = Schema {
+            version: 1,
+            migrations: &[],
+        };
+        let user = UserId::new();
+        let sid = SessionId::new();
+        {
+            let store = Store::open(dir.path(), &opts, &v1).unwrap();
+            store
+                .table(SESSIONS)
+                .unwrap()
+                .insert(
+                    &sid,
+                    &Session {
+                        id: sid,
+                        user_id: user,
+                        created_at: now(),
+                        expires_at: now() + 60,
+                        user_agent: String::new(),
+                    },
+                )
+                .unwrap();
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path(), &opts, &SCHEMA).unwrap();
+        let index = store.table(USER_SESSIONS).unwrap();
+        let found: Vec<_> = index.scan_prefix(&user).map(|r| r.unwrap().0).collect();
+        assert_eq!(found, vec![(user, sid)]);
+        drop(index);
+        drop(store);
+        // And a binary that only knows schema 1 now refuses the upgraded store.
+        assert!(matches!(
+            Store::open(dir.path(), &opts, &v1),
+            Err(StoreError::SchemaTooNew {
+                found: 2,
+                supported: 1
+            })
+        ));
+    }
+}
