@@ -1,0 +1,242 @@
+//! The HTTP surface: `/api/v1` (JSON), `/api/schema` (OpenAPI), `/healthz` and the web UI.
+//!
+//! # Layout
+//! - `router`: routes registered from their OpenAPI operations (one source for both).
+//! - `server`: the connection loop, request logs, graceful drain.
+//! - `extract`: bodies, the caller, the client address.
+//! - `error`: the single error-to-response mapping.
+//! - `accounts`, `admin`: handlers; `dto`: wire types; `docs`, `webui`: static surfaces.
+
+mod accounts;
+mod admin;
+pub mod docs;
+pub mod dto;
+pub mod error;
+mod extract;
+pub mod router;
+pub mod server;
+mod webui;
+
+use http::StatusCode;
+use serde::Serialize;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use self::error::handle_rejection;
+use self::extract::{actor, client_ip, json, maybe_actor, query, raw_body};
+use self::router::{PathParams, RouteDoc, Router};
+use crate::App;
+
+/// A JSON response with `status`.
+pub fn reply_json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(body), status).into_response()
+}
+
+fn with_app(app: &App) -> impl Filter<Extract = (App,), Error = std::convert::Infallible> + Clone {
+    let app = app.clone();
+    warp::any().map(move || app.clone())
+}
+
+/// Drops the (empty) path parameters of a route without any.
+fn plain(m: BoxedFilter<(PathParams,)>) -> BoxedFilter<()> {
+    m.map(|_| ()).untuple_one().boxed()
+}
+
+/// Every documented route.
+pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
+    let json_limit = app.config.server.max_json_body_bytes;
+    let image_limit = app.config.server.max_image_body_bytes;
+    let a = app;
+    Router::default()
+        .route::<admin::__path_healthz>(|m| plain(m).and_then(admin::healthz).boxed())
+        .route::<admin::__path_server_info>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and_then(admin::server_info)
+                .boxed()
+        })
+        .route::<accounts::__path_register>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(json(json_limit))
+                .and_then(accounts::register)
+                .boxed()
+        })
+        .route::<accounts::__path_login>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(client_ip())
+                .and(warp::header::optional::<String>("user-agent"))
+                .and(json(json_limit))
+                .and_then(accounts::login)
+                .boxed()
+        })
+        .route::<accounts::__path_refresh>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(json(json_limit))
+                .and_then(accounts::refresh)
+                .boxed()
+        })
+        .route::<accounts::__path_logout>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(accounts::logout)
+                .boxed()
+        })
+        .route::<accounts::__path_get_me>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(accounts::get_me)
+                .boxed()
+        })
+        .route::<accounts::__path_update_me>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(accounts::update_me)
+                .boxed()
+        })
+        .route::<accounts::__path_change_password>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(accounts::change_password)
+                .boxed()
+        })
+        .route::<accounts::__path_put_avatar>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(raw_body(image_limit))
+                .and_then(accounts::put_avatar)
+                .boxed()
+        })
+        .route::<accounts::__path_delete_avatar>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(accounts::delete_avatar)
+                .boxed()
+        })
+        .route::<accounts::__path_get_user>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(accounts::get_user)
+                .boxed()
+        })
+        .route::<accounts::__path_get_avatar>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(warp::header::optional::<String>("if-none-match"))
+                .and_then(accounts::get_avatar)
+                .boxed()
+        })
+        .route::<admin::__path_list_users>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<dto::Paging>())
+                .and_then(admin::list_users)
+                .boxed()
+        })
+        .route::<admin::__path_create_user>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(admin::create_user)
+                .boxed()
+        })
+        .route::<admin::__path_update_user>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(admin::update_user)
+                .boxed()
+        })
+        .route::<admin::__path_delete_user>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(admin::delete_user)
+                .boxed()
+        })
+        .route::<admin::__path_create_invite>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(admin::create_invite)
+                .boxed()
+        })
+        .route::<admin::__path_list_invites>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(admin::list_invites)
+                .boxed()
+        })
+        .route::<admin::__path_backup>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(admin::backup)
+                .boxed()
+        })
+        .finish()
+}
+
+/// The whole site: API, documents, web UI, with every rejection rendered as JSON.
+pub fn routes(app: &App) -> BoxedFilter<(Response,)> {
+    let (api, route_docs) = api(app);
+    let docs = docs::Docs::new(&docs::document(&route_docs));
+    let schema = {
+        let docs = docs.clone();
+        warp::path!("api" / "schema")
+            .and(warp::get())
+            .map(move || docs.schema())
+    };
+    let swagger = warp::path("api")
+        .and(warp::path("schema"))
+        .and(warp::path("swagger-ui"))
+        .and(warp::path::full())
+        .and(warp::path::tail())
+        .and(warp::get())
+        .map(move |full: warp::path::FullPath, tail: warp::path::Tail| {
+            // Relative asset links in the explorer's page need the trailing slash.
+            if !full.as_str().ends_with('/') && tail.as_str().is_empty() {
+                return warp::redirect::see_other(http::Uri::from_static(
+                    "/api/schema/swagger-ui/",
+                ))
+                .into_response();
+            }
+            docs.swagger(tail.as_str())
+        });
+    // The web UI answers GET for any path outside /api and /rest; those stay JSON 404s.
+    let ui = warp::get()
+        .and(warp::path::full())
+        .and(warp::header::optional::<String>("if-none-match"))
+        .and_then(
+            |full: warp::path::FullPath, inm: Option<String>| async move {
+                let path = full.as_str().trim_start_matches('/');
+                if path == "api" || path.starts_with("api/") || path.starts_with("rest/") {
+                    return Err::<Response, Rejection>(warp::reject::not_found());
+                }
+                webui::serve(path, inm.as_deref()).ok_or_else(warp::reject::not_found)
+            },
+        );
+    api.or(schema)
+        .unify()
+        .or(swagger)
+        .unify()
+        .or(ui)
+        .unify()
+        .recover(handle_rejection)
+        .unify()
+        .boxed()
+}

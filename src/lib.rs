@@ -1,0 +1,188 @@
+//! musewave: a self-hosted music streaming server.
+//!
+//! # Layout
+//! - [`config`]: defaults -> file -> environment -> flags, validated.
+//! - [`store`]: the only code that knows sled: typed tables, key codecs, schema migrations.
+//! - [`domain`]: ids and entities, no I/O.
+//! - [`auth`]: passwords, tokens, throttling and the permission policy.
+//! - [`accounts`]: the account service (users, sessions, invites).
+//! - [`http`]: warp filters and handlers, error mapping, OpenAPI, web UI.
+//! - [`backup`]: consistent exports of a running server.
+//!
+//! [`App::open`] prepares everything that needs the data directory; [`run`] serves on a
+//! listener the caller bound, until a shutdown future resolves.
+
+pub mod accounts;
+pub mod auth;
+pub mod backup;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::accounts::Accounts;
+use crate::auth::policy::Policy;
+use crate::config::Config;
+use crate::store::{Store, StoreOptions};
+
+/// Everything a request handler needs, cloned into each filter.
+#[derive(Clone)]
+pub struct App {
+    /// The effective configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Store,
+    /// Accounts and sessions.
+    pub accounts: Arc<Accounts>,
+    /// Who may do what.
+    pub policy: Policy,
+    /// The data directory.
+    pub data_dir: PathBuf,
+}
+
+/// The first admin account, created on a first run with no users.
+#[derive(Debug, Clone)]
+pub struct FirstAdmin {
+    /// Its username.
+    pub username: String,
+    /// The generated one-time password, when none was given.
+    pub generated_password: Option<String>,
+}
+
+/// Store options from config.
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        cache_capacity_bytes: config.data.cache_capacity_bytes,
+    }
+}
+
+/// The store directory inside the data directory.
+pub fn store_path(config: &Config) -> PathBuf {
+    config.data.dir.join("db")
+}
+
+impl App {
+    /// Creates the data and media folders if missing, opens (and migrates) the store, loads
+    /// or creates the signing secret, and creates the first admin when there are no users.
+    pub async fn open(
+        config: Config,
+        admin_password: Option<String>,
+    ) -> anyhow::Result<(App, Option<FirstAdmin>)> {
+        let data_dir = config.data.dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
+        for folder in &config.library.folders {
+            std::fs::create_dir_all(folder)
+                .with_context(|| format!("while creating the media folder {}", folder.display()))?;
+        }
+        let store = Store::open(
+            &store_path(&config),
+            &store_options(&config),
+            &store::tables::SCHEMA,
+        )
+        .context("while opening the store")?;
+        let secret = auth::secret::load_or_create(
+            &data_dir,
+            config.auth.jwt_secret.as_ref().map(|s| s.expose()),
+        )?;
+        let settings = accounts::Settings {
+            registration: config.auth.registration.into(),
+            access_ttl: config.auth.access_token_ttl,
+            refresh_ttl: config.auth.refresh_token_ttl,
+            throttle: auth::throttle::Limits {
+                per_user: config.auth.login_throttle.max_failures_per_user,
+                per_client: config.auth.login_throttle.max_failures_per_client,
+                window: config.auth.login_throttle.window,
+            },
+            avatars_dir: data_dir.join("avatars"),
+        };
+        let accounts = Arc::new(Accounts::new(store.clone(), &secret, settings)?);
+        let first_admin = accounts
+            .bootstrap_admin(admin_password)
+            .await
+            .context("while creating the first admin account")?
+            .map(|(username, generated_password)| FirstAdmin {
+                username,
+                generated_password,
+            });
+        let app = App {
+            policy: Policy {
+                public_access: config.access.public,
+            },
+            config: Arc::new(config),
+            store,
+            accounts,
+            data_dir,
+        };
+        Ok((app, first_admin))
+    }
+}
+
+fn notify_systemd(state: sd_notify::NotifyState<'_>) {
+    if std::env::var_os("NOTIFY_SOCKET").is_some() {
+        if let Err(e) = sd_notify::notify(false, &[state]) {
+            tracing::warn!(error = %e, "could not notify systemd");
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; then drains open requests for at
+/// most `server.drain_timeout_secs`, stops background work and flushes the store.
+pub async fn run(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let control = backup::listen(app.store.clone(), app.data_dir.clone())
+        .context("while opening the control socket")?;
+    let pruner = {
+        let accounts = app.accounts.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let accounts = accounts.clone();
+                match tokio::task::spawn_blocking(move || accounts.prune_expired()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(removed = n, "pruned expired sessions"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "pruning sessions failed"),
+                    Err(e) => tracing::warn!(error = %e, "pruning task failed"),
+                }
+            }
+        })
+    };
+    let routes = http::routes(&app);
+    let drain = app.config.server.drain_timeout;
+    notify_systemd(sd_notify::NotifyState::Ready);
+    http::server::serve(
+        listener,
+        routes,
+        async {
+            shutdown.await;
+            tracing::info!("shutting down");
+            notify_systemd(sd_notify::NotifyState::Stopping);
+        },
+        drain,
+    )
+    .await;
+    control.abort();
+    pruner.abort();
+    let _ = control.await;
+    let _ = pruner.await;
+    let _ = std::fs::remove_file(app.data_dir.join(backup::SOCKET_NAME));
+    app.store
+        .flush()
+        .await
+        .context("while flushing the store")?;
+    tracing::info!("stopped");
+    Ok(())
+}

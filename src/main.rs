@@ -1,0 +1,352 @@
+//! The `musewave` command: parse the command line, load config, start logging, then hand over
+//! to the library.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use musewave::accounts::NewUser;
+use musewave::config::{self, Config, LogFormat, Overrides};
+use musewave::domain::Role;
+use musewave::store::{Store, StoreError};
+use musewave::App;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "musewave", version = musewave_version(), about = "A self-hosted music streaming server")]
+struct Cli {
+    /// Configuration file (TOML). Without it, built-in defaults apply.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Data directory (store, uploads, caches); overrides `data.dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve {
+        /// Address to listen on; overrides `server.listen`.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Media folder (repeatable); replaces `library.folders`.
+        #[arg(long = "media", value_name = "DIR")]
+        media: Vec<PathBuf>,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Manage accounts (with the server stopped).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Write a consistent backup of the store to FILE (works while the server runs).
+    Backup {
+        /// Where to write the backup.
+        file: PathBuf,
+    },
+    /// Rebuild the store from a backup FILE (with the server stopped, into an empty store).
+    Restore {
+        /// The backup to read.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets redacted.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is read from standard input with --password-stdin,
+    /// else generated and printed.
+    Add {
+        /// Login name.
+        username: String,
+        /// listener, artist or admin.
+        #[arg(long, default_value = "listener")]
+        role: Role,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (signs the user out everywhere).
+    Passwd {
+        /// Login name.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change an account's role.
+    Role {
+        /// Login name.
+        username: String,
+        /// listener, artist or admin.
+        role: Role,
+    },
+    /// List accounts.
+    List,
+}
+
+fn musewave_version() -> &'static str {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (",
+        env!("BUILD_GIT_COMMIT"),
+        ")"
+    )
+}
+
+fn init_logging(config: &Config) {
+    // RUST_LOG wins over the configured level, so a one-off debugging run needs no edit.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+    } else {
+        Ok((musewave::auth::tokens::random_token(12), true))
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        ..Overrides::default()
+    };
+    if let Some(Command::Serve { listen, media }) = &cli.command {
+        overrides.listen = *listen;
+        if !media.is_empty() {
+            overrides.media_folders = Some(media.clone());
+        }
+    }
+    let config = config::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("while starting the async runtime")?;
+    match cli.command.unwrap_or(Command::Serve {
+        listen: None,
+        media: Vec::new(),
+    }) {
+        Command::Serve { .. } => {
+            init_logging(&config);
+            runtime.block_on(serve(config))
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            print!("{}", config.effective_toml());
+            Ok(())
+        }
+        Command::User { command } => runtime.block_on(user(config, command)),
+        Command::Backup { file } => backup(&config, &file),
+        Command::Restore { file } => restore(&config, &file),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("while binding {listen}"))?;
+    let admin_password = std::env::var("MUSEWAVE_ADMIN_PASSWORD").ok();
+    let (app, first_admin) = App::open(config, admin_password).await?;
+    if let Some(admin) = first_admin {
+        match admin.generated_password {
+            Some(p) => println!(
+                "Created the first account: username '{}', password '{}' (shown once; change it after signing in)",
+                admin.username, p
+            ),
+            None => println!(
+                "Created the first account '{}' with the password from MUSEWAVE_ADMIN_PASSWORD",
+                admin.username
+            ),
+        }
+    }
+    let addr = listener.local_addr()?;
+    println!(
+        "musewave {} listening on http://{addr}/",
+        musewave_version()
+    );
+    std::io::stdout().flush()?;
+    musewave::run(app, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    match Store::open(
+        &musewave::store_path(config),
+        &musewave::store_options(config),
+        &musewave::store::tables::SCHEMA,
+    ) {
+        Ok(s) => Ok(s),
+        Err(StoreError::Locked { .. }) => anyhow::bail!(
+            "the store at {} is in use by a running server; stop it first (or use the admin API)",
+            musewave::store_path(config).display()
+        ),
+        Err(e) => Err(e).context("while opening the store"),
+    }
+}
+
+async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    // Opening the store first gives the clear "server is running" message before anything else.
+    drop(open_store(&config)?);
+    let (app, _) = App::open(config, None).await?;
+    let accounts = &app.accounts;
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            let user = accounts
+                .create_user(NewUser {
+                    username,
+                    password: password.clone(),
+                    display_name: None,
+                    role,
+                })
+                .await?;
+            println!("created {} ({}, id {})", user.username, user.role, user.id);
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            accounts.reset_password(&username, password.clone()).await?;
+            println!("password of {username} changed; its sessions were signed out");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::Role { username, role } => {
+            let user = accounts.user_by_name(&username)?;
+            let user = accounts
+                .change_account(
+                    user.id,
+                    musewave::accounts::AccountChange {
+                        role: Some(role),
+                        disabled: None,
+                    },
+                )
+                .await?;
+            println!("{} is now {}", user.username, user.role);
+        }
+        UserCommand::List => {
+            let page = accounts.list_users(0, u64::MAX)?;
+            println!("{:<32} {:<9} {:<8} id", "username", "role", "state");
+            for u in page.items {
+                let state = if u.disabled { "disabled" } else { "enabled" };
+                println!("{:<32} {:<9} {:<8} {}", u.username, u.role, state, u.id);
+            }
+        }
+    }
+    app.store.flush().await?;
+    Ok(())
+}
+
+fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("while creating a file in {}", dir.display()))?;
+    let store_path = musewave::store_path(config);
+    let how = if store_path.exists() {
+        match Store::open(
+            &store_path,
+            &musewave::store_options(config),
+            &musewave::store::tables::SCHEMA,
+        ) {
+            Ok(store) => {
+                let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+                let summary = store.export(&mut w)?;
+                w.flush()?;
+                format!("{} entries", summary.entries)
+            }
+            Err(StoreError::Locked { .. }) => {
+                let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+                let bytes = musewave::backup::request_from_server(&config.data.dir, &mut w)?;
+                w.flush()?;
+                format!("{bytes} bytes from the running server")
+            }
+            Err(e) => return Err(e).context("while opening the store"),
+        }
+    } else {
+        anyhow::bail!("there is no store at {}", store_path.display());
+    };
+    tmp.as_file().sync_all()?;
+    tmp.persist(file)
+        .with_context(|| format!("while writing {}", file.display()))?;
+    println!("backup written to {} ({how})", file.display());
+    Ok(())
+}
+
+fn restore(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let input =
+        std::fs::File::open(file).with_context(|| format!("while opening {}", file.display()))?;
+    std::fs::create_dir_all(&config.data.dir)?;
+    let summary = Store::import(
+        &musewave::store_path(config),
+        &musewave::store_options(config),
+        &musewave::store::tables::SCHEMA,
+        std::io::BufReader::new(input),
+    )
+    .map_err(|e| match e {
+        StoreError::Locked { .. } => {
+            anyhow::anyhow!("the store is in use by a running server; stop it first")
+        }
+        e => anyhow::Error::new(e).context("while restoring"),
+    })?;
+    println!(
+        "restored {} entries into {}",
+        summary.entries,
+        musewave::store_path(config).display()
+    );
+    Ok(())
+}
