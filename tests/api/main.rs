@@ -1,0 +1,11 @@
+//! Integration tests: each starts the real server on 127.0.0.1:0 with a fresh data directory
+//! and speaks HTTP to it with a real client.
+
+mod accounts;
+mod admin;
+mod binary;
+mod helpers;
+mod http_errors;
+mod openapi;
+mod persistence;
+mod tokens;
