@@ -12,6 +12,7 @@
 //! | `i64` | big-endian with the sign bit flipped, so negatives sort first |
 //! | `bool` | one byte, `0` or `1` |
 //! | `String` | UTF-8 with `0x00` escaped as `0x00 0xFF`, terminated by `0x00 0x01` |
+//! | `Vec<u8>` | as `String`, without the UTF-8 check |
 //! | `Uuid` | its 16 bytes |
 //! | `()` | nothing |
 //! | `(A, B, ..)` | the parts one after another |
@@ -138,37 +139,57 @@ const STR_MARK: u8 = 0x00;
 const STR_ESCAPED_ZERO: u8 = 0xFF;
 const STR_END: u8 = 0x01;
 
+fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + 2);
+    for &b in bytes {
+        out.push(b);
+        if b == STR_MARK {
+            out.push(STR_ESCAPED_ZERO);
+        }
+    }
+    out.extend_from_slice(&[STR_MARK, STR_END]);
+}
+
+fn decode_bytes(input: &mut &[u8], what: &'static str) -> Result<Vec<u8>, KeyError> {
+    let mut bytes = Vec::new();
+    let mut rest = *input;
+    loop {
+        let Some(mark) = rest.iter().position(|&b| b == STR_MARK) else {
+            return Err(KeyError::Truncated(what));
+        };
+        bytes.extend_from_slice(&rest[..mark]);
+        match rest.get(mark + 1) {
+            Some(&STR_END) => {
+                *input = &rest[mark + 2..];
+                return Ok(bytes);
+            }
+            Some(&STR_ESCAPED_ZERO) => bytes.push(STR_MARK),
+            Some(&other) => return Err(KeyError::InvalidEscape(other)),
+            None => return Err(KeyError::Truncated(what)),
+        }
+        rest = &rest[mark + 2..];
+    }
+}
+
 impl Key for String {
     fn encode_into(&self, out: &mut Vec<u8>) {
-        out.reserve(self.len() + 2);
-        for &b in self.as_bytes() {
-            out.push(b);
-            if b == STR_MARK {
-                out.push(STR_ESCAPED_ZERO);
-            }
-        }
-        out.extend_from_slice(&[STR_MARK, STR_END]);
+        encode_bytes(self.as_bytes(), out);
     }
 
     fn decode_from(input: &mut &[u8]) -> Result<Self, KeyError> {
-        let mut bytes = Vec::new();
-        let mut rest = *input;
-        loop {
-            let Some(mark) = rest.iter().position(|&b| b == STR_MARK) else {
-                return Err(KeyError::Truncated("string"));
-            };
-            bytes.extend_from_slice(&rest[..mark]);
-            match rest.get(mark + 1) {
-                Some(&STR_END) => {
-                    *input = &rest[mark + 2..];
-                    return String::from_utf8(bytes).map_err(|_| KeyError::InvalidUtf8);
-                }
-                Some(&STR_ESCAPED_ZERO) => bytes.push(STR_MARK),
-                Some(&other) => return Err(KeyError::InvalidEscape(other)),
-                None => return Err(KeyError::Truncated("string")),
-            }
-            rest = &rest[mark + 2..];
-        }
+        String::from_utf8(decode_bytes(input, "string")?).map_err(|_| KeyError::InvalidUtf8)
+    }
+}
+
+/// Raw bytes (e.g. file names, which need not be UTF-8) use the string encoding without the
+/// UTF-8 check, so they order and delimit the same way.
+impl Key for Vec<u8> {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        encode_bytes(self, out);
+    }
+
+    fn decode_from(input: &mut &[u8]) -> Result<Self, KeyError> {
+        decode_bytes(input, "byte string")
     }
 }
 
@@ -290,6 +311,18 @@ mod tests {
         #[test]
         fn strings_round_trip(s in arb_string()) {
             round_trips(&s);
+        }
+
+        #[test]
+        fn byte_strings_round_trip_and_keep_order(
+            a in proptest::collection::vec(any::<u8>(), 0..40),
+            b in proptest::collection::vec(any::<u8>(), 0..40),
+            n: u64,
+        ) {
+            round_trips(&a);
+            round_trips(&(a.clone(), n));
+            order_holds(&a, &b);
+            order_holds(&(a, n), &(b, n));
         }
 
         #[test]
