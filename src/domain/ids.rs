@@ -80,6 +80,18 @@ uuid_id!(
     /// Identifies one login session (one device); refresh tokens rotate within it.
     SessionId
 );
+uuid_id!(
+    /// Identifies a track. Kept when its file is renamed, moved or retagged.
+    TrackId
+);
+uuid_id!(
+    /// Identifies an album (album artist + album title).
+    AlbumId
+);
+uuid_id!(
+    /// Identifies an artist.
+    ArtistId
+);
 
 #[cfg(test)]
 mod tests {

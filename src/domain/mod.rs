@@ -1,9 +1,11 @@
 //! Entities and their identifiers: plain data with no I/O, shared by every layer.
 
+mod catalog;
 mod ids;
 mod user;
 
-pub use ids::{IdParseError, SessionId, UserId};
+pub use catalog::{AudioInfo, MediaFile, Track, TrackTags};
+pub use ids::{AlbumId, ArtistId, IdParseError, SessionId, TrackId, UserId};
 pub use user::{Invite, RefreshRecord, Role, Session, User, Username, UsernameError};
 
 /// Seconds since the Unix epoch. Stored as a plain integer so that it encodes compactly and

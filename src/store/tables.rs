@@ -4,7 +4,9 @@
 //! rebuilt and is never dropped by a migration.
 
 use super::{Key, KeyError, Migration, Schema, Store, StoreError, TableDef};
-use crate::domain::{Invite, RefreshRecord, Session, SessionId, User, UserId};
+use crate::domain::{
+    AlbumId, ArtistId, Invite, RefreshRecord, Session, SessionId, Track, TrackId, User, UserId,
+};
 
 /// The schema this binary reads and writes.
 pub const SCHEMA: Schema = Schema {
@@ -29,6 +31,18 @@ pub const REFRESH_TOKENS: TableDef<String, RefreshRecord> = TableDef::new("refre
 /// Invite code -> invitation.
 pub const INVITES: TableDef<String, Invite> = TableDef::new("code_invite");
 
+/// Tracks by id. Library data: a rescan rebuilds it (uploads excepted, later).
+pub const TRACKS: TableDef<TrackId, Track> = TableDef::new("trackid_track");
+/// (media folder, path inside it as raw bytes) -> track.
+pub const TRACK_PATHS: TableDef<(String, Vec<u8>), TrackId> = TableDef::new("path_trackid");
+/// (fingerprint, track) -> (): finds the track a moved file used to be.
+pub const TRACK_FINGERPRINTS: TableDef<(u64, TrackId), ()> = TableDef::new("fingerprint_trackid");
+/// (folded album artist, folded album title) -> album id, so an album keeps its id while its
+/// tracks come and go.
+pub const ALBUM_KEYS: TableDef<(String, String), AlbumId> = TableDef::new("albumkey_albumid");
+/// Folded artist name -> artist id.
+pub const ARTIST_KEYS: TableDef<String, ArtistId> = TableDef::new("artistkey_artistid");
+
 macro_rules! id_key {
     ($($t:ty),*) => {$(
         impl Key for $t {
@@ -41,7 +55,7 @@ macro_rules! id_key {
         }
     )*};
 }
-id_key!(UserId, SessionId);
+id_key!(UserId, SessionId, TrackId, AlbumId, ArtistId);
 
 /// 1 -> 2: builds `userid_sessionid` from the sessions written before it existed.
 fn index_sessions_by_user(store: &Store) -> Result<(), StoreError> {

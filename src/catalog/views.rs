@@ -1,0 +1,348 @@
+//! Read side of the catalog: paginated, sorted, filtered lists and details, answered from
+//! memory.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::search::fold;
+use super::{Album, Artist, Catalog};
+use crate::domain::{AlbumId, ArtistId, Track, TrackId};
+use crate::error::{Error, Result};
+
+/// A page of a list.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// This page's items.
+    pub items: Vec<T>,
+    /// Items matching the filters, over all pages.
+    pub total: usize,
+}
+
+/// Filters and paging shared by the lists.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Items to skip.
+    pub offset: usize,
+    /// Page size.
+    pub limit: usize,
+    /// Only items with this genre (case- and accent-insensitive).
+    pub genre: Option<String>,
+    /// Only items from this year on.
+    pub year_from: Option<i32>,
+    /// Only items up to this year.
+    pub year_to: Option<i32>,
+    /// Only items by this artist.
+    pub artist: Option<ArtistId>,
+    /// Only items in this container format (`flac`, `mp3`, ...).
+    pub format: Option<String>,
+    /// Reverse the order.
+    pub descending: bool,
+}
+
+/// Orders of the artist list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ArtistSort {
+    /// By name.
+    #[default]
+    Name,
+    /// Newest first when descending.
+    DateAdded,
+}
+
+/// Orders of the album list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AlbumSort {
+    /// By title.
+    #[default]
+    Name,
+    /// By year.
+    Year,
+    /// By the time the album arrived.
+    DateAdded,
+}
+
+/// Orders of the track list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TrackSort {
+    /// By title.
+    #[default]
+    Name,
+    /// By year.
+    Year,
+    /// By the time the track arrived.
+    DateAdded,
+}
+
+/// An artist with its albums and tracks.
+#[derive(Debug, Clone)]
+pub struct ArtistView {
+    /// The artist.
+    pub artist: Artist,
+    /// Albums where the artist is the album artist, newest first.
+    pub albums: Vec<Album>,
+    /// The artist's tracks ranked for "top tracks".
+    pub top_tracks: Vec<Arc<Track>>,
+}
+
+/// An album with its tracks in order.
+#[derive(Debug, Clone)]
+pub struct AlbumView {
+    /// The album.
+    pub album: Album,
+    /// Tracks in disc and track order.
+    pub tracks: Vec<Arc<Track>>,
+}
+
+/// A genre and how much music carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenreView {
+    /// Name as first seen.
+    pub name: String,
+    /// Tracks with it.
+    pub tracks: usize,
+    /// Albums with it.
+    pub albums: usize,
+}
+
+fn page<T: Clone>(items: Vec<T>, q: &ListQuery) -> Page<T> {
+    let total = items.len();
+    let items = items.into_iter().skip(q.offset).take(q.limit).collect();
+    Page { items, total }
+}
+
+fn name_cmp(a: &str, b: &str) -> Ordering {
+    fold(a).cmp(&fold(b)).then_with(|| a.cmp(b))
+}
+
+fn genre_matches(genres: impl IntoIterator<Item = impl AsRef<str>>, wanted: &str) -> bool {
+    let wanted = fold(wanted);
+    genres.into_iter().any(|g| fold(g.as_ref()) == wanted)
+}
+
+fn year_in(year: Option<i32>, q: &ListQuery) -> bool {
+    match (q.year_from, q.year_to) {
+        (None, None) => true,
+        (from, to) => {
+            year.is_some_and(|y| from.is_none_or(|f| y >= f) && to.is_none_or(|t| y <= t))
+        }
+    }
+}
+
+impl Catalog {
+    /// Artists, filtered and sorted.
+    pub fn list_artists(&self, q: &ListQuery, sort: ArtistSort) -> Page<Artist> {
+        let state = self.state.read();
+        let mut items: Vec<&Artist> = state
+            .artists
+            .values()
+            .filter(|a| {
+                q.genre.as_ref().is_none_or(|g| {
+                    a.tracks.iter().any(|t| {
+                        state
+                            .tracks
+                            .get(t)
+                            .is_some_and(|t| genre_matches(&t.tags.genres, g))
+                    })
+                })
+            })
+            .collect();
+        match sort {
+            ArtistSort::Name => items.sort_by(|a, b| name_cmp(&a.name, &b.name)),
+            ArtistSort::DateAdded => {
+                items.sort_by(|a, b| a.added_at.cmp(&b.added_at).then(a.id.cmp(&b.id)))
+            }
+        }
+        if q.descending {
+            items.reverse();
+        }
+        page(items.into_iter().cloned().collect(), q)
+    }
+
+    /// Albums, filtered and sorted.
+    pub fn list_albums(&self, q: &ListQuery, sort: AlbumSort) -> Page<Album> {
+        let state = self.state.read();
+        let mut items: Vec<&Album> = state
+            .albums
+            .values()
+            .filter(|a| q.genre.as_ref().is_none_or(|g| genre_matches(&a.genres, g)))
+            .filter(|a| year_in(a.year, q))
+            .filter(|a| q.artist.is_none_or(|id| a.artist_id == id))
+            .filter(|a| {
+                q.format
+                    .as_ref()
+                    .is_none_or(|f| a.formats.iter().any(|x| x.eq_ignore_ascii_case(f)))
+            })
+            .collect();
+        match sort {
+            AlbumSort::Name => items.sort_by(|a, b| name_cmp(&a.title, &b.title)),
+            AlbumSort::Year => items.sort_by(|a, b| {
+                a.year
+                    .cmp(&b.year)
+                    .then_with(|| name_cmp(&a.title, &b.title))
+            }),
+            AlbumSort::DateAdded => {
+                items.sort_by(|a, b| a.added_at.cmp(&b.added_at).then(a.id.cmp(&b.id)))
+            }
+        }
+        if q.descending {
+            items.reverse();
+        }
+        page(items.into_iter().cloned().collect(), q)
+    }
+
+    /// Tracks, filtered and sorted.
+    pub fn list_tracks(&self, q: &ListQuery, sort: TrackSort) -> Page<Arc<Track>> {
+        let state = self.state.read();
+        let mut items: Vec<&Arc<Track>> = state
+            .tracks
+            .values()
+            .filter(|t| {
+                q.genre
+                    .as_ref()
+                    .is_none_or(|g| genre_matches(&t.tags.genres, g))
+            })
+            .filter(|t| year_in(t.tags.year, q))
+            .filter(|t| {
+                q.artist
+                    .is_none_or(|id| t.artist_ids.contains(&id) || t.album_artist_id == id)
+            })
+            .filter(|t| {
+                q.format
+                    .as_ref()
+                    .is_none_or(|f| t.audio.container.eq_ignore_ascii_case(f))
+            })
+            .collect();
+        match sort {
+            TrackSort::Name => items.sort_by(|a, b| name_cmp(&a.tags.title, &b.tags.title)),
+            TrackSort::Year => items.sort_by(|a, b| {
+                a.tags
+                    .year
+                    .cmp(&b.tags.year)
+                    .then_with(|| name_cmp(&a.tags.title, &b.tags.title))
+            }),
+            TrackSort::DateAdded => {
+                items.sort_by(|a, b| a.added_at.cmp(&b.added_at).then(a.id.cmp(&b.id)))
+            }
+        }
+        if q.descending {
+            items.reverse();
+        }
+        page(items.into_iter().cloned().collect(), q)
+    }
+
+    /// One track.
+    pub fn track(&self, id: TrackId) -> Result<Arc<Track>> {
+        self.state
+            .read()
+            .tracks
+            .get(&id)
+            .cloned()
+            .ok_or(Error::NotFound("track"))
+    }
+
+    /// One album with its tracks in disc and track order.
+    pub fn album(&self, id: AlbumId) -> Result<AlbumView> {
+        let state = self.state.read();
+        let album = state
+            .albums
+            .get(&id)
+            .ok_or(Error::NotFound("album"))?
+            .clone();
+        let tracks = album
+            .tracks
+            .iter()
+            .filter_map(|(_, _, t)| state.tracks.get(t).cloned())
+            .collect();
+        Ok(AlbumView { album, tracks })
+    }
+
+    /// One artist with albums and top tracks.
+    pub fn artist(&self, id: ArtistId, top: usize) -> Result<ArtistView> {
+        let state = self.state.read();
+        let artist = state
+            .artists
+            .get(&id)
+            .ok_or(Error::NotFound("artist"))?
+            .clone();
+        let mut albums: Vec<Album> = artist
+            .albums
+            .iter()
+            .filter_map(|a| state.albums.get(a).cloned())
+            .collect();
+        albums.sort_by(|a, b| {
+            b.year
+                .cmp(&a.year)
+                .then_with(|| name_cmp(&a.title, &b.title))
+        });
+        // Until play counts exist, "top" favours tracks that lead their albums.
+        let mut tracks: Vec<Arc<Track>> = artist
+            .tracks
+            .iter()
+            .filter_map(|t| state.tracks.get(t).cloned())
+            .collect();
+        tracks.sort_by(|a, b| {
+            a.tags
+                .track_number
+                .unwrap_or(u32::MAX)
+                .cmp(&b.tags.track_number.unwrap_or(u32::MAX))
+                .then_with(|| name_cmp(&a.tags.title, &b.tags.title))
+        });
+        tracks.truncate(top);
+        Ok(ArtistView {
+            artist,
+            albums,
+            top_tracks: tracks,
+        })
+    }
+
+    /// Genres with track and album counts, by name.
+    pub fn genres(&self) -> Vec<GenreView> {
+        let state = self.state.read();
+        let mut by_key: BTreeMap<String, GenreView> = BTreeMap::new();
+        for t in state.tracks.values() {
+            for g in &t.tags.genres {
+                by_key
+                    .entry(fold(g))
+                    .or_insert_with(|| GenreView {
+                        name: g.clone(),
+                        tracks: 0,
+                        albums: 0,
+                    })
+                    .tracks += 1;
+            }
+        }
+        for a in state.albums.values() {
+            for g in &a.genres {
+                if let Some(v) = by_key.get_mut(&fold(g)) {
+                    v.albums += 1;
+                }
+            }
+        }
+        by_key.into_values().collect()
+    }
+
+    /// Albums by id, skipping unknown ids (for search results).
+    pub fn albums_by_id(&self, ids: &[AlbumId]) -> Vec<Album> {
+        let state = self.state.read();
+        ids.iter()
+            .filter_map(|i| state.albums.get(i).cloned())
+            .collect()
+    }
+
+    /// Artists by id, skipping unknown ids.
+    pub fn artists_by_id(&self, ids: &[ArtistId]) -> Vec<Artist> {
+        let state = self.state.read();
+        ids.iter()
+            .filter_map(|i| state.artists.get(i).cloned())
+            .collect()
+    }
+
+    /// Tracks by id, skipping unknown ids.
+    pub fn tracks_by_id(&self, ids: &[TrackId]) -> Vec<Arc<Track>> {
+        let state = self.state.read();
+        ids.iter()
+            .filter_map(|i| state.tracks.get(i).cloned())
+            .collect()
+    }
+}
