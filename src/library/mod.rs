@@ -1,0 +1,8 @@
+//! The media folders: scanning them into the catalog (probe with symphonia, incremental by
+//! size and modification time, moves recognised by fingerprint), and watching them.
+
+pub mod probe;
+pub mod scan;
+pub mod watch;
+
+pub use scan::{Library, ScanFailure, ScanState, ScanStatus};

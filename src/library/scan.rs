@@ -1,0 +1,518 @@
+//! Scans: walk the media folders, probe what is new or changed, recognise moved files by
+//! their fingerprint, drop what is gone. One scan runs at a time; its progress is readable
+//! while it runs.
+
+use std::collections::HashSet;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::probe::{self, ProbeOptions, Probed};
+use crate::catalog::{Catalog, TrackDraft};
+use crate::domain::{now, AudioInfo, MediaFile, TrackId, TrackTags, UnixTime};
+
+/// File extensions taken as audio.
+const AUDIO_EXTENSIONS: &[&str] = &[
+    "mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "m4b", "wav", "aif", "aiff",
+];
+
+/// At most this many failures are listed in a report (all are counted).
+const MAX_LISTED_FAILURES: usize = 1000;
+
+/// Whether a scan is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanState {
+    /// No scan is running.
+    Idle,
+    /// A scan is running.
+    Running,
+}
+
+/// A file the scan could not take, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanFailure {
+    /// The path, lossily as text.
+    pub path: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// Progress and outcome of the current or last scan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanStatus {
+    /// Running or idle.
+    pub state: ScanState,
+    /// Whether every file is probed again, changed or not.
+    pub full: bool,
+    /// Audio files found so far.
+    pub files_total: u64,
+    /// Files dealt with so far.
+    pub files_seen: u64,
+    /// New tracks.
+    pub added: u64,
+    /// Tracks whose file changed.
+    pub updated: u64,
+    /// Tracks whose file moved or was renamed (same id kept).
+    pub moved: u64,
+    /// Tracks whose file is gone.
+    pub removed: u64,
+    /// Files that could not be read as audio.
+    pub failed: u64,
+    /// The failures, up to 1,000.
+    pub failures: Vec<ScanFailure>,
+    /// Start time.
+    pub started_at: Option<UnixTime>,
+    /// End time.
+    pub finished_at: Option<UnixTime>,
+    /// Files per second over the scan so far.
+    pub files_per_sec: f64,
+}
+
+impl ScanStatus {
+    fn idle() -> Self {
+        Self {
+            state: ScanState::Idle,
+            full: false,
+            files_total: 0,
+            files_seen: 0,
+            added: 0,
+            updated: 0,
+            moved: 0,
+            removed: 0,
+            failed: 0,
+            failures: Vec::new(),
+            started_at: None,
+            finished_at: None,
+            files_per_sec: 0.0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    total: AtomicU64,
+    seen: AtomicU64,
+    added: AtomicU64,
+    updated: AtomicU64,
+    moved: AtomicU64,
+    removed: AtomicU64,
+    failed: AtomicU64,
+}
+
+struct Current {
+    full: bool,
+    started: Instant,
+    started_at: UnixTime,
+    counters: Arc<Counters>,
+    failures: Arc<Mutex<Vec<ScanFailure>>>,
+}
+
+/// The media folders and their scanner.
+pub struct Library {
+    catalog: Arc<Catalog>,
+    folders: Vec<PathBuf>,
+    options: ProbeOptions,
+    running: AtomicBool,
+    current: Mutex<Option<Current>>,
+    last: Mutex<ScanStatus>,
+}
+
+/// A probed file and its fingerprint key, or why it could not be read.
+type ProbeOutcome = Result<(Probed, u64), String>;
+
+struct Found {
+    rel: Vec<u8>,
+    size: u64,
+    mtime_ns: i128,
+}
+
+fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
+}
+
+/// Hidden files and the temporary files of copy tools and browsers are not music yet.
+pub fn is_ignored_name(name: &[u8]) -> bool {
+    name.starts_with(b".")
+        || name.ends_with(b"~")
+        || [
+            &b".part"[..],
+            b".tmp",
+            b".crdownload",
+            b".partial",
+            b".download",
+        ]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+fn folder_key(folder: &Path) -> String {
+    folder.to_string_lossy().into_owned()
+}
+
+impl Library {
+    /// A library over `folders`.
+    pub fn new(catalog: Arc<Catalog>, folders: Vec<PathBuf>, options: ProbeOptions) -> Self {
+        Self {
+            catalog,
+            folders,
+            options,
+            running: AtomicBool::new(false),
+            current: Mutex::new(None),
+            last: Mutex::new(ScanStatus::idle()),
+        }
+    }
+
+    /// The media folders.
+    pub fn folders(&self) -> &[PathBuf] {
+        &self.folders
+    }
+
+    /// The running scan's progress, or the last scan's outcome.
+    pub fn status(&self) -> ScanStatus {
+        let current = self.current.lock();
+        let c = match current.as_ref() {
+            Some(c) => c,
+            None => {
+                drop(current);
+                return self.last.lock().clone();
+            }
+        };
+        let n = &c.counters;
+        let seen = n.seen.load(Ordering::Relaxed);
+        let secs = c.started.elapsed().as_secs_f64();
+        let failures = c.failures.lock().clone();
+        ScanStatus {
+            state: ScanState::Running,
+            full: c.full,
+            files_total: n.total.load(Ordering::Relaxed),
+            files_seen: seen,
+            added: n.added.load(Ordering::Relaxed),
+            updated: n.updated.load(Ordering::Relaxed),
+            moved: n.moved.load(Ordering::Relaxed),
+            removed: n.removed.load(Ordering::Relaxed),
+            failed: n.failed.load(Ordering::Relaxed),
+            failures,
+            started_at: Some(c.started_at),
+            finished_at: None,
+            files_per_sec: if secs > 0.0 { seen as f64 / secs } else { 0.0 },
+        }
+    }
+
+    /// Starts a scan in the background unless one is running; `false` when one was.
+    pub fn start(self: &Arc<Self>, full: bool) -> bool {
+        if self.running.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            this.run(full);
+        });
+        true
+    }
+
+    /// Runs a scan on this thread (the CLI and tests); waits for a running one to end first.
+    pub fn scan_blocking(&self, full: bool) -> ScanStatus {
+        while self.running.swap(true, Ordering::AcqRel) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.run(full)
+    }
+
+    fn run(&self, full: bool) -> ScanStatus {
+        let counters = Arc::new(Counters::default());
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let started = Instant::now();
+        *self.current.lock() = Some(Current {
+            full,
+            started,
+            started_at: now(),
+            counters: counters.clone(),
+            failures: failures.clone(),
+        });
+        // A panic anywhere in a scan must not leave the library marked as scanning forever.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for folder in &self.folders {
+                self.scan_folder(folder, full, &counters, &failures);
+            }
+        }));
+        if outcome.is_err() {
+            tracing::error!("the scan stopped on an internal error");
+            push_failure(
+                &failures,
+                &counters,
+                "(scan)",
+                "the scan stopped on an internal error".into(),
+            );
+        }
+        if let Err(e) = self.catalog.flush_blocking() {
+            tracing::error!(error = %e, "flushing the catalog after a scan");
+        }
+        let mut status = self.status();
+        status.state = ScanState::Idle;
+        status.finished_at = Some(now());
+        let secs = started.elapsed().as_secs_f64();
+        status.files_per_sec = if secs > 0.0 {
+            status.files_seen as f64 / secs
+        } else {
+            0.0
+        };
+        tracing::info!(
+            seen = status.files_seen,
+            added = status.added,
+            updated = status.updated,
+            moved = status.moved,
+            removed = status.removed,
+            failed = status.failed,
+            secs = format!("{secs:.2}"),
+            "scan finished"
+        );
+        *self.last.lock() = status.clone();
+        *self.current.lock() = None;
+        self.running.store(false, Ordering::Release);
+        status
+    }
+
+    fn scan_folder(
+        &self,
+        folder: &Path,
+        full: bool,
+        counters: &Counters,
+        failures: &Mutex<Vec<ScanFailure>>,
+    ) {
+        let key = folder_key(folder);
+        if !folder.is_dir() {
+            // An unmounted disk must not empty the catalog: keep its tracks and say why.
+            push_failure(
+                failures,
+                counters,
+                &key,
+                "the media folder is missing or not a directory; its tracks are kept".into(),
+            );
+            return;
+        }
+        let found = walk(folder, counters, failures);
+        counters
+            .total
+            .fetch_add(found.len() as u64, Ordering::Relaxed);
+        let mut known = self.catalog.files_in(&key);
+        let mut work: Vec<(Found, Option<TrackId>)> = Vec::new();
+        for f in found {
+            match known.remove(&f.rel) {
+                Some((_, size, mtime)) if !full && size == f.size && mtime == f.mtime_ns => {
+                    counters.seen.fetch_add(1, Ordering::Relaxed);
+                }
+                Some((id, ..)) => work.push((f, Some(id))),
+                None => work.push((f, None)),
+            }
+        }
+        // What is left in `known` is gone from disk, or moved: moves are matched below.
+        let mut missing: HashSet<TrackId> = known.values().map(|(id, ..)| *id).collect();
+        let probed: Vec<(Found, Option<TrackId>, ProbeOutcome)> = work
+            .into_par_iter()
+            .map(|(f, id)| {
+                let rel = Path::new(std::ffi::OsStr::from_bytes(&f.rel));
+                let result = probe::probe(folder, rel, &self.options)
+                    .and_then(|p| Ok((p, fingerprint_key(&probe::fingerprint(&folder.join(rel))?))))
+                    .map_err(|e| e.to_string());
+                (f, id, result)
+            })
+            .collect();
+        for (f, existing, result) in probed {
+            counters.seen.fetch_add(1, Ordering::Relaxed);
+            let path_text = format!("{}/{}", key, String::from_utf8_lossy(&f.rel));
+            let (p, fingerprint) = match result {
+                Ok(ok) => ok,
+                Err(reason) => {
+                    push_failure(failures, counters, &path_text, reason);
+                    if let Some(id) = existing {
+                        // It was audio and no longer is: it leaves the catalog.
+                        if self.catalog.remove(id).is_ok() {
+                            counters.removed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    continue;
+                }
+            };
+            let draft = draft(&key, &f, fingerprint, p);
+            let (target, counter) = match existing {
+                Some(id) => (Some(id), &counters.updated),
+                None => match self.moved_from(fingerprint, &missing) {
+                    Some(id) => {
+                        missing.remove(&id);
+                        (Some(id), &counters.moved)
+                    }
+                    None => (None, &counters.added),
+                },
+            };
+            match self.catalog.upsert(target, draft) {
+                Ok(_) => {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => push_failure(
+                    failures,
+                    counters,
+                    &path_text,
+                    format!("could not be stored: {e}"),
+                ),
+            }
+        }
+        for id in missing {
+            match self.catalog.remove(id) {
+                Ok(()) => {
+                    counters.removed.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!(error = %e, "removing a track"),
+            }
+        }
+    }
+
+    fn moved_from(&self, fingerprint: u64, missing: &HashSet<TrackId>) -> Option<TrackId> {
+        if missing.is_empty() {
+            return None;
+        }
+        self.catalog
+            .tracks_with_fingerprint(fingerprint)
+            .ok()?
+            .into_iter()
+            .find(|id| missing.contains(id))
+    }
+}
+
+/// The part of a fingerprint used as the index key; 64 bits make accidental matches between
+/// a vanished and a new file negligible.
+fn fingerprint_key(fp: &probe::Fingerprint) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&fp.0[..8]);
+    u64::from_be_bytes(first)
+}
+
+fn push_failure(
+    failures: &Mutex<Vec<ScanFailure>>,
+    counters: &Counters,
+    path: &str,
+    reason: String,
+) {
+    counters.failed.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(path, %reason, "skipped");
+    let mut f = failures.lock();
+    if f.len() < MAX_LISTED_FAILURES {
+        f.push(ScanFailure {
+            path: path.to_owned(),
+            reason,
+        });
+    }
+}
+
+fn walk(folder: &Path, counters: &Counters, failures: &Mutex<Vec<ScanFailure>>) -> Vec<Found> {
+    let mut found = Vec::new();
+    let walker = walkdir::WalkDir::new(folder)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_ignored_name(e.file_name().as_bytes()));
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e
+                    .path()
+                    .map_or_else(|| folder.display().to_string(), |p| p.display().to_string());
+                let reason = if e.loop_ancestor().is_some() {
+                    "symbolic link loop; not followed".to_owned()
+                } else {
+                    format!(
+                        "could not be read: {}",
+                        e.io_error()
+                            .map_or_else(|| e.to_string(), |io| io.to_string())
+                    )
+                };
+                push_failure(failures, counters, &path, reason);
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() || !is_audio(entry.path()) {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                push_failure(
+                    failures,
+                    counters,
+                    &entry.path().display().to_string(),
+                    format!("could not be read: {e}"),
+                );
+                continue;
+            }
+        };
+        let Ok(rel) = entry.path().strip_prefix(folder) else {
+            continue;
+        };
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        found.push(Found {
+            rel: rel.as_os_str().as_bytes().to_vec(),
+            size: meta.len(),
+            mtime_ns,
+        });
+    }
+    found
+}
+
+fn draft(folder: &str, f: &Found, fingerprint: u64, p: Probed) -> TrackDraft {
+    let t = p.tags;
+    TrackDraft {
+        file: MediaFile {
+            folder: folder.to_owned(),
+            rel: f.rel.clone(),
+            size: f.size,
+            mtime_ns: f.mtime_ns,
+            fingerprint,
+        },
+        audio: AudioInfo {
+            container: p.container,
+            codec: p.codec,
+            duration_ms: p.duration_ms,
+            bitrate_kbps: p.bitrate_kbps,
+            sample_rate: p.sample_rate,
+            channels: p.channels,
+            bit_depth: p.bit_depth,
+        },
+        tags: TrackTags {
+            title: t.title.unwrap_or_default(),
+            artists: t.artists,
+            album: t.album.unwrap_or_default(),
+            album_artists: t.album_artists,
+            track_number: t.track_number,
+            track_total: t.track_total,
+            disc_number: t.disc_number,
+            disc_total: t.disc_total,
+            date: t.date,
+            year: t.year,
+            genres: t.genres,
+            composers: t.composers,
+            compilation: t.compilation,
+            lyrics: t.lyrics,
+            replaygain_track_gain_db: t.replaygain_track_gain_db,
+            replaygain_track_peak: t.replaygain_track_peak,
+            replaygain_album_gain_db: t.replaygain_album_gain_db,
+            replaygain_album_peak: t.replaygain_album_peak,
+            musicbrainz_recording_id: t.musicbrainz_recording_id,
+            musicbrainz_track_id: t.musicbrainz_track_id,
+            musicbrainz_album_id: t.musicbrainz_album_id,
+            musicbrainz_artist_ids: t.musicbrainz_artist_ids,
+        },
+        embedded_cover: p.cover.is_some(),
+    }
+}
