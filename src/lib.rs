@@ -6,8 +6,11 @@
 //! - [`domain`]: ids and entities, no I/O.
 //! - [`auth`]: passwords, tokens, throttling and the permission policy.
 //! - [`accounts`]: the account service (users, sessions, invites).
+//! - [`catalog`]: tracks, albums, artists, genres and search, served from memory.
+//! - [`library`]: the media folders: probing, scanning.
 //! - [`http`]: warp filters and handlers, error mapping, OpenAPI, web UI.
 //! - [`backup`]: consistent exports of a running server.
+//! - [`control`]: the local socket through which the CLI reaches a running server.
 //!
 //! [`App::open`] prepares everything that needs the data directory; [`run`] serves on a
 //! listener the caller bound, until a shutdown future resolves.
@@ -15,10 +18,13 @@
 pub mod accounts;
 pub mod auth;
 pub mod backup;
+pub mod catalog;
 pub mod config;
+pub mod control;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod library;
 pub mod store;
 
 use std::future::Future;
@@ -31,7 +37,9 @@ use tokio::net::TcpListener;
 
 use crate::accounts::Accounts;
 use crate::auth::policy::Policy;
+use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::library::Library;
 use crate::store::{Store, StoreOptions};
 
 /// Everything a request handler needs, cloned into each filter.
@@ -43,6 +51,10 @@ pub struct App {
     pub store: Store,
     /// Accounts and sessions.
     pub accounts: Arc<Accounts>,
+    /// The music catalog.
+    pub catalog: Arc<Catalog>,
+    /// The media folders and their scanner.
+    pub library: Arc<Library>,
     /// Who may do what.
     pub policy: Policy,
     /// The data directory.
@@ -114,7 +126,15 @@ impl App {
                 username,
                 generated_password,
             });
+        let catalog = Arc::new(Catalog::open(store.clone()).context("while loading the catalog")?);
+        let library = Arc::new(Library::new(
+            catalog.clone(),
+            config.library.folders.clone(),
+            library::probe::ProbeOptions::default(),
+        ));
         let app = App {
+            catalog,
+            library,
             policy: Policy {
                 public_access: config.access.public,
             },
@@ -142,8 +162,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let control = backup::listen(app.store.clone(), app.data_dir.clone())
-        .context("while opening the control socket")?;
+    let control = control::listen(app.clone()).context("while opening the control socket")?;
     let pruner = {
         let accounts = app.accounts.clone();
         tokio::spawn(async move {
@@ -160,6 +179,9 @@ pub async fn run(
             }
         })
     };
+    // The catalog is served while the first scan catches up with the folders.
+    app.library.start(false);
+    let watcher = library::watch::spawn(app.library.clone());
     let routes = http::routes(&app);
     let drain = app.config.server.drain_timeout;
     notify_systemd(sd_notify::NotifyState::Ready);
@@ -176,9 +198,11 @@ pub async fn run(
     .await;
     control.abort();
     pruner.abort();
+    watcher.abort();
+    let _ = watcher.await;
     let _ = control.await;
     let _ = pruner.await;
-    let _ = std::fs::remove_file(app.data_dir.join(backup::SOCKET_NAME));
+    let _ = std::fs::remove_file(app.data_dir.join(control::SOCKET_NAME));
     app.store
         .flush()
         .await

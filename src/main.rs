@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use musewave::accounts::NewUser;
 use musewave::config::{self, Config, LogFormat, Overrides};
 use musewave::domain::Role;
+use musewave::library::ScanStatus;
 use musewave::store::{Store, StoreError};
 use musewave::App;
 use tracing_subscriber::EnvFilter;
@@ -47,6 +48,13 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Scan the media folders now, with a progress bar and a summary (works while the server
+    /// runs: the server does the scan).
+    Scan {
+        /// Probe every file again, changed or not.
+        #[arg(long)]
+        full: bool,
     },
     /// Write a consistent backup of the store to FILE (works while the server runs).
     Backup {
@@ -163,6 +171,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command } => runtime.block_on(user(config, command)),
+        Command::Scan { full } => scan(config, full, &runtime),
         Command::Backup { file } => backup(&config, &file),
         Command::Restore { file } => restore(&config, &file),
     }
@@ -289,6 +298,61 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn scan(config: Config, full: bool, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} files  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let progress = |s: &ScanStatus| {
+        bar.set_length(s.files_total);
+        bar.set_position(s.files_seen);
+        bar.set_message(format!(
+            "+{} ~{} >{} -{} !{}",
+            s.added, s.updated, s.moved, s.removed, s.failed
+        ));
+    };
+    let status = match open_store(&config) {
+        Ok(store) => {
+            drop(store);
+            let (app, _) = runtime.block_on(App::open(config, None))?;
+            let library = app.library.clone();
+            let worker = std::thread::spawn(move || library.scan_blocking(full));
+            while !worker.is_finished() {
+                progress(&app.library.status());
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("the scan thread failed"))?
+        }
+        Err(_) if musewave::store_path(&config).exists() => {
+            musewave::control::request_scan(&config.data.dir, full, progress)?
+        }
+        Err(e) => return Err(e),
+    };
+    bar.finish_and_clear();
+    println!(
+        "scanned {} files in {:.1} s ({:.0} files/s): {} added, {} updated, {} moved, {} removed, {} failed",
+        status.files_seen,
+        match (status.started_at, status.finished_at) {
+            (Some(a), Some(b)) => (b - a) as f64,
+            _ => 0.0,
+        },
+        status.files_per_sec,
+        status.added,
+        status.updated,
+        status.moved,
+        status.removed,
+        status.failed
+    );
+    for f in &status.failures {
+        println!("  skipped {}: {}", f.path, f.reason);
+    }
+    Ok(())
+}
+
 fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     let dir = file
         .parent()
@@ -311,7 +375,7 @@ fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
             }
             Err(StoreError::Locked { .. }) => {
                 let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-                let bytes = musewave::backup::request_from_server(&config.data.dir, &mut w)?;
+                let bytes = musewave::control::request_backup(&config.data.dir, &mut w)?;
                 w.flush()?;
                 format!("{bytes} bytes from the running server")
             }

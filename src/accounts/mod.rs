@@ -119,8 +119,9 @@ pub struct Accounts {
     throttle: LoginThrottle,
     settings: Settings,
     /// Verified against when a username does not exist, so a login for an unknown user takes
-    /// as long as one with a wrong password and does not reveal which usernames exist.
-    dummy_hash: String,
+    /// as long as one with a wrong password and does not reveal which usernames exist. Made on
+    /// first use: hashing at start-up would delay readiness by tens of milliseconds.
+    dummy_hash: std::sync::OnceLock<String>,
 }
 
 const MAX_DISPLAY_NAME: usize = 64;
@@ -159,7 +160,7 @@ impl Accounts {
             invites: store.table(INVITES)?,
             keys: TokenKeys::new(secret),
             throttle: LoginThrottle::new(settings.throttle),
-            dummy_hash: password::hash("musewave-timing-equaliser")?,
+            dummy_hash: std::sync::OnceLock::new(),
             settings,
             store,
         })
@@ -352,9 +353,16 @@ impl Accounts {
             Some(id) => self.users.get(&id)?,
             None => None,
         };
-        let hash = user
-            .as_ref()
-            .map_or_else(|| self.dummy_hash.clone(), |u| u.password_hash.clone());
+        let hash = match &user {
+            Some(u) => u.password_hash.clone(),
+            None => match self.dummy_hash.get() {
+                Some(h) => h.clone(),
+                None => {
+                    let h = password::hash_async(tokens::random_token(16)).await?;
+                    self.dummy_hash.get_or_init(|| h).clone()
+                }
+            },
+        };
         let ok = password::verify_async(hash, password.to_owned()).await?;
         let user = match user {
             Some(u) if ok => u,

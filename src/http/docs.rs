@@ -42,6 +42,21 @@ use super::router::RouteDoc;
         dto::InviteDto,
         dto::ServerInfo,
         dto::Health,
+        dto::ArtistItem,
+        dto::AlbumItem,
+        dto::TrackItem,
+        dto::TrackDetail,
+        dto::ArtistPage,
+        dto::AlbumPage,
+        dto::TrackPage,
+        dto::ArtistDetail,
+        dto::AlbumDetail,
+        dto::GenreItem,
+        dto::SearchResults,
+        dto::Suggestion,
+        dto::StartScan,
+        dto::ScanFailureDto,
+        dto::ScanStatusDto,
     ))
 )]
 struct Base;

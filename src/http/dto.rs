@@ -323,3 +323,300 @@ pub struct Health {
     /// Always `ok` when the server answers.
     pub status: String,
 }
+
+/// Catalog list parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogQuery {
+    /// Items to skip (default 0).
+    pub offset: Option<usize>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<usize>,
+    /// `name` (default), `year` (albums, tracks) or `date_added`.
+    pub sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    pub order: Option<String>,
+    /// Only this genre.
+    pub genre: Option<String>,
+    /// Only from this year on.
+    pub year_from: Option<i32>,
+    /// Only up to this year.
+    pub year_to: Option<i32>,
+    /// Only this artist's (id).
+    pub artist: Option<String>,
+    /// Only this container format, e.g. `flac`.
+    pub format: Option<String>,
+}
+
+/// An artist in a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ArtistItem {
+    /// Artist id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Albums where the artist is the album artist.
+    pub album_count: usize,
+    /// Tracks the artist performs on.
+    pub track_count: usize,
+}
+
+/// An album in a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlbumItem {
+    /// Album id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Album artist id.
+    pub artist_id: String,
+    /// Album artist name.
+    pub artist: String,
+    /// Year.
+    pub year: Option<i32>,
+    /// Genres.
+    pub genres: Vec<String>,
+    /// Number of tracks.
+    pub track_count: usize,
+    /// Total duration in seconds.
+    pub duration_secs: f64,
+    /// Whether it is a compilation.
+    pub compilation: bool,
+    /// When it arrived, RFC 3339.
+    pub added_at: String,
+}
+
+/// A track in a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackItem {
+    /// Track id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Artist names.
+    pub artists: Vec<String>,
+    /// Artist ids, in the same order.
+    pub artist_ids: Vec<String>,
+    /// Album title.
+    pub album: String,
+    /// Album id.
+    pub album_id: String,
+    /// Track number.
+    pub track_number: Option<u32>,
+    /// Disc number.
+    pub disc_number: Option<u32>,
+    /// Year.
+    pub year: Option<i32>,
+    /// Duration in seconds.
+    pub duration_secs: f64,
+    /// Container format.
+    pub format: String,
+}
+
+/// Everything known about a track.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackDetail {
+    /// The list fields.
+    #[serde(flatten)]
+    pub item: TrackItem,
+    /// Album artist names.
+    pub album_artists: Vec<String>,
+    /// Tracks on the disc.
+    pub track_total: Option<u32>,
+    /// Discs.
+    pub disc_total: Option<u32>,
+    /// Date as tagged.
+    pub date: Option<String>,
+    /// Genres.
+    pub genres: Vec<String>,
+    /// Composers.
+    pub composers: Vec<String>,
+    /// Part of a compilation.
+    pub compilation: bool,
+    /// Lyrics.
+    pub lyrics: Option<String>,
+    /// Codec.
+    pub codec: String,
+    /// Average bitrate in kbit/s.
+    pub bitrate_kbps: Option<u32>,
+    /// Sample rate in Hz.
+    pub sample_rate: Option<u32>,
+    /// Channels.
+    pub channels: Option<u8>,
+    /// Bits per sample.
+    pub bit_depth: Option<u8>,
+    /// File size in bytes.
+    pub size: u64,
+    /// ReplayGain track gain, dB.
+    pub replaygain_track_gain_db: Option<f32>,
+    /// ReplayGain track peak.
+    pub replaygain_track_peak: Option<f32>,
+    /// ReplayGain album gain, dB.
+    pub replaygain_album_gain_db: Option<f32>,
+    /// ReplayGain album peak.
+    pub replaygain_album_peak: Option<f32>,
+    /// MusicBrainz recording id.
+    pub musicbrainz_recording_id: Option<String>,
+    /// MusicBrainz release id.
+    pub musicbrainz_album_id: Option<String>,
+    /// Whether the file embeds a cover picture.
+    pub embedded_cover: bool,
+    /// When it arrived, RFC 3339.
+    pub added_at: String,
+}
+
+/// A page of artists.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ArtistPage {
+    /// This page.
+    pub items: Vec<ArtistItem>,
+    /// All matches.
+    pub total: usize,
+}
+
+/// A page of albums.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlbumPage {
+    /// This page.
+    pub items: Vec<AlbumItem>,
+    /// All matches.
+    pub total: usize,
+}
+
+/// A page of tracks.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackPage {
+    /// This page.
+    pub items: Vec<TrackItem>,
+    /// All matches.
+    pub total: usize,
+}
+
+/// An artist with albums and top tracks.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ArtistDetail {
+    /// The artist.
+    #[serde(flatten)]
+    pub artist: ArtistItem,
+    /// Albums, newest first.
+    pub albums: Vec<AlbumItem>,
+    /// Top tracks.
+    pub top_tracks: Vec<TrackItem>,
+}
+
+/// An album with its tracks in disc and track order.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlbumDetail {
+    /// The album.
+    #[serde(flatten)]
+    pub album: AlbumItem,
+    /// Tracks in order.
+    pub tracks: Vec<TrackItem>,
+}
+
+/// A genre with counts.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GenreItem {
+    /// Name.
+    pub name: String,
+    /// Tracks with it.
+    pub track_count: usize,
+    /// Albums with it.
+    pub album_count: usize,
+}
+
+/// Search parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// The words to find.
+    pub q: String,
+    /// Comma-separated kinds: `artist`, `album`, `track` (default all).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Results per kind, 1 to 500 (default 20).
+    pub limit: Option<usize>,
+    /// Results to skip per kind.
+    pub offset: Option<usize>,
+}
+
+/// Search results, best first within each kind.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SearchResults {
+    /// Matching artists.
+    pub artists: ArtistPage,
+    /// Matching albums.
+    pub albums: AlbumPage,
+    /// Matching tracks.
+    pub tracks: TrackPage,
+}
+
+/// Autocomplete parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SuggestQuery {
+    /// What has been typed so far.
+    pub q: String,
+    /// At most this many suggestions, 1 to 50 (default 10).
+    pub limit: Option<usize>,
+}
+
+/// One autocomplete suggestion.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Suggestion {
+    /// `artist`, `album` or `track`.
+    pub kind: String,
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// Scan request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartScan {
+    /// Probe every file again, changed or not (default false: only new and changed files).
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// A file a scan skipped.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScanFailureDto {
+    /// The file.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Scan progress or outcome.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScanStatusDto {
+    /// `idle` or `running`.
+    pub state: String,
+    /// Whether every file is probed again.
+    pub full: bool,
+    /// Audio files found.
+    pub files_total: u64,
+    /// Files dealt with.
+    pub files_seen: u64,
+    /// New tracks.
+    pub added: u64,
+    /// Changed tracks.
+    pub updated: u64,
+    /// Moved or renamed tracks (ids kept).
+    pub moved: u64,
+    /// Tracks whose files are gone.
+    pub removed: u64,
+    /// Files skipped.
+    pub failed: u64,
+    /// Skipped files and why (up to 1,000).
+    pub failures: Vec<ScanFailureDto>,
+    /// Start, RFC 3339.
+    pub started_at: Option<String>,
+    /// End, RFC 3339.
+    pub finished_at: Option<String>,
+    /// Files per second.
+    pub files_per_sec: f64,
+}

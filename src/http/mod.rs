@@ -9,6 +9,7 @@
 
 mod accounts;
 mod admin;
+mod catalog;
 pub mod docs;
 pub mod dto;
 pub mod error;
@@ -186,6 +187,86 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
                 .and(with_app(a))
                 .and(actor(a.clone()))
                 .and_then(admin::backup)
+                .boxed()
+        })
+        .route::<catalog::__path_list_artists>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<dto::CatalogQuery>())
+                .and_then(catalog::list_artists)
+                .boxed()
+        })
+        .route::<catalog::__path_get_artist>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(catalog::get_artist)
+                .boxed()
+        })
+        .route::<catalog::__path_list_albums>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<dto::CatalogQuery>())
+                .and_then(catalog::list_albums)
+                .boxed()
+        })
+        .route::<catalog::__path_get_album>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(catalog::get_album)
+                .boxed()
+        })
+        .route::<catalog::__path_list_tracks>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<dto::CatalogQuery>())
+                .and_then(catalog::list_tracks)
+                .boxed()
+        })
+        .route::<catalog::__path_get_track>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(catalog::get_track)
+                .boxed()
+        })
+        .route::<catalog::__path_list_genres>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(catalog::list_genres)
+                .boxed()
+        })
+        .route::<catalog::__path_search>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<dto::SearchQuery>())
+                .and_then(catalog::search)
+                .boxed()
+        })
+        .route::<catalog::__path_suggest>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<dto::SuggestQuery>())
+                .and_then(catalog::suggest)
+                .boxed()
+        })
+        .route::<catalog::__path_scan_status>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(catalog::scan_status)
+                .boxed()
+        })
+        .route::<catalog::__path_start_scan>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(catalog::start_scan)
                 .boxed()
         })
         .finish()

@@ -175,3 +175,88 @@ fn config_check_redacts_secrets_and_bad_keys_are_named() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("server.listen"), "{err}");
 }
+
+/// Starts the binary in `dir` and returns it with its base URL once it listens.
+async fn spawn_server(dir: &std::path::Path) -> (tokio::process::Child, String) {
+    let mut cmd = tokio::process::Command::from(musewave(dir));
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("MUSEWAVE_ADMIN_PASSWORD", "admin-password-for-tests")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(url) = line.split("listening on ").nth(1) {
+            return (child, url.trim_end_matches('/').to_owned());
+        }
+    }
+    panic!("the server exited before listening");
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = spawn_server(dir.path()).await;
+    let client = reqwest::Client::new();
+    let tokens: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "admin-password-for-tests"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = tokens["access_token"].as_str().unwrap();
+    let res = client
+        .post(format!("{base}/api/v1/admin/users"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"username": "durable", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let res = client
+        .patch(format!("{base}/api/v1/me"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"bio": "written just before the crash"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    // SIGKILL right after the acknowledgements: no shutdown flush happens.
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    let (_child, base) = spawn_server(dir.path()).await;
+    let res = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "durable", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let tokens: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "admin-password-for-tests"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me: serde_json::Value = client
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["bio"], "written just before the crash");
+}

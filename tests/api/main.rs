@@ -6,6 +6,7 @@ mod admin;
 mod binary;
 mod helpers;
 mod http_errors;
+mod library;
 mod openapi;
 mod persistence;
 mod tokens;

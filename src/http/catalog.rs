@@ -1,0 +1,516 @@
+//! Handlers for browsing and searching the catalog, and for library scans.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use warp::reply::Response;
+use warp::Rejection;
+
+use super::dto::{
+    rfc3339, AlbumDetail, AlbumItem, AlbumPage, ArtistDetail, ArtistItem, ArtistPage, CatalogQuery,
+    GenreItem, ScanFailureDto, ScanStatusDto, SearchQuery, SearchResults, StartScan, SuggestQuery,
+    Suggestion, TrackDetail, TrackItem, TrackPage,
+};
+use super::error::{reject, ErrorBody};
+use super::reply_json;
+use super::router::PathParams;
+use crate::auth::{Action, Actor};
+use crate::catalog::search::Kind;
+use crate::catalog::{Album, AlbumSort, Artist, ArtistSort, ListQuery, TrackSort};
+use crate::domain::{AlbumId, ArtistId, Track, TrackId};
+use crate::error::Error;
+use crate::library::ScanStatus;
+use crate::App;
+
+fn browse(app: &App, actor: Option<&Actor>) -> Result<(), Rejection> {
+    app.policy.check(actor, Action::Browse).map_err(reject)
+}
+
+fn secs(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+fn artist_item(a: &Artist) -> ArtistItem {
+    ArtistItem {
+        id: a.id.to_string(),
+        name: a.name.clone(),
+        album_count: a.albums.len(),
+        track_count: a.tracks.len(),
+    }
+}
+
+fn album_item(a: &Album) -> AlbumItem {
+    AlbumItem {
+        id: a.id.to_string(),
+        title: a.title.clone(),
+        artist_id: a.artist_id.to_string(),
+        artist: a.artist_name.clone(),
+        year: a.year,
+        genres: a.genres.iter().cloned().collect(),
+        track_count: a.tracks.len(),
+        duration_secs: secs(a.duration_ms),
+        compilation: a.compilation,
+        added_at: rfc3339(a.added_at),
+    }
+}
+
+fn track_item(t: &Track) -> TrackItem {
+    TrackItem {
+        id: t.id.to_string(),
+        title: t.tags.title.clone(),
+        artists: t.tags.artists.clone(),
+        artist_ids: t.artist_ids.iter().map(ToString::to_string).collect(),
+        album: t.tags.album.clone(),
+        album_id: t.album_id.to_string(),
+        track_number: t.tags.track_number,
+        disc_number: t.tags.disc_number,
+        year: t.tags.year,
+        duration_secs: secs(t.audio.duration_ms),
+        format: t.audio.container.clone(),
+    }
+}
+
+fn track_detail(t: &Track) -> TrackDetail {
+    TrackDetail {
+        item: track_item(t),
+        album_artists: t.tags.album_artists.clone(),
+        track_total: t.tags.track_total,
+        disc_total: t.tags.disc_total,
+        date: t.tags.date.clone(),
+        genres: t.tags.genres.clone(),
+        composers: t.tags.composers.clone(),
+        compilation: t.tags.compilation,
+        lyrics: t.tags.lyrics.clone(),
+        codec: t.audio.codec.clone(),
+        bitrate_kbps: t.audio.bitrate_kbps,
+        sample_rate: t.audio.sample_rate,
+        channels: t.audio.channels,
+        bit_depth: t.audio.bit_depth,
+        size: t.file.size,
+        replaygain_track_gain_db: t.tags.replaygain_track_gain_db,
+        replaygain_track_peak: t.tags.replaygain_track_peak,
+        replaygain_album_gain_db: t.tags.replaygain_album_gain_db,
+        replaygain_album_peak: t.tags.replaygain_album_peak,
+        musicbrainz_recording_id: t.tags.musicbrainz_recording_id.clone(),
+        musicbrainz_album_id: t.tags.musicbrainz_album_id.clone(),
+        embedded_cover: t.embedded_cover,
+        added_at: rfc3339(t.added_at),
+    }
+}
+
+fn list_query(q: &CatalogQuery) -> Result<ListQuery, Rejection> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(reject(Error::invalid("limit", "must be between 1 and 500")));
+    }
+    let descending = match q.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(reject(Error::invalid("order", "must be asc or desc"))),
+    };
+    let artist = match &q.artist {
+        None => None,
+        Some(a) => Some(
+            a.parse::<ArtistId>()
+                .map_err(|_| reject(Error::invalid("artist", "not an artist id")))?,
+        ),
+    };
+    Ok(ListQuery {
+        offset: q.offset.unwrap_or(0),
+        limit,
+        genre: q.genre.clone(),
+        year_from: q.year_from,
+        year_to: q.year_to,
+        artist,
+        format: q.format.clone(),
+        descending,
+    })
+}
+
+fn bad_sort(allowed: &str) -> Rejection {
+    reject(Error::invalid("sort", format!("must be one of {allowed}")))
+}
+
+/// Lists artists.
+#[utoipa::path(get, path = "/api/v1/artists", tag = "catalog",
+    security(("bearer" = [])), params(CatalogQuery),
+    responses(
+        (status = 200, description = "A page of artists", body = ArtistPage),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn list_artists(
+    app: App,
+    actor: Option<Actor>,
+    q: CatalogQuery,
+) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let lq = list_query(&q)?;
+    let sort = match q.sort.as_deref() {
+        None | Some("name") => ArtistSort::Name,
+        Some("date_added") => ArtistSort::DateAdded,
+        Some(_) => return Err(bad_sort("name, date_added")),
+    };
+    let page = app.catalog.list_artists(&lq, sort);
+    Ok(reply_json(
+        StatusCode::OK,
+        &ArtistPage {
+            items: page.items.iter().map(artist_item).collect(),
+            total: page.total,
+        },
+    ))
+}
+
+/// Lists albums.
+#[utoipa::path(get, path = "/api/v1/albums", tag = "catalog",
+    security(("bearer" = [])), params(CatalogQuery),
+    responses(
+        (status = 200, description = "A page of albums", body = AlbumPage),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn list_albums(
+    app: App,
+    actor: Option<Actor>,
+    q: CatalogQuery,
+) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let lq = list_query(&q)?;
+    let sort = match q.sort.as_deref() {
+        None | Some("name") => AlbumSort::Name,
+        Some("year") => AlbumSort::Year,
+        Some("date_added") => AlbumSort::DateAdded,
+        Some(_) => return Err(bad_sort("name, year, date_added")),
+    };
+    let page = app.catalog.list_albums(&lq, sort);
+    Ok(reply_json(
+        StatusCode::OK,
+        &AlbumPage {
+            items: page.items.iter().map(album_item).collect(),
+            total: page.total,
+        },
+    ))
+}
+
+/// Lists tracks.
+#[utoipa::path(get, path = "/api/v1/tracks", tag = "catalog",
+    security(("bearer" = [])), params(CatalogQuery),
+    responses(
+        (status = 200, description = "A page of tracks", body = TrackPage),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn list_tracks(
+    app: App,
+    actor: Option<Actor>,
+    q: CatalogQuery,
+) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let lq = list_query(&q)?;
+    let sort = match q.sort.as_deref() {
+        None | Some("name") => TrackSort::Name,
+        Some("year") => TrackSort::Year,
+        Some("date_added") => TrackSort::DateAdded,
+        Some(_) => return Err(bad_sort("name, year, date_added")),
+    };
+    let page = app.catalog.list_tracks(&lq, sort);
+    Ok(reply_json(
+        StatusCode::OK,
+        &TrackPage {
+            items: page.items.iter().map(|t| track_item(t)).collect(),
+            total: page.total,
+        },
+    ))
+}
+
+/// An artist with albums and top tracks.
+#[utoipa::path(get, path = "/api/v1/artists/{id}", tag = "catalog",
+    security(("bearer" = [])), params(("id" = String, Path, description = "Artist id")),
+    responses(
+        (status = 200, description = "The artist", body = ArtistDetail),
+        (status = 404, description = "No such artist", body = ErrorBody),
+    ))]
+pub async fn get_artist(
+    p: PathParams,
+    app: App,
+    actor: Option<Actor>,
+) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let id: ArtistId = p.id(0, "artist")?;
+    let v = app.catalog.artist(id, 10).map_err(reject)?;
+    Ok(reply_json(
+        StatusCode::OK,
+        &ArtistDetail {
+            artist: artist_item(&v.artist),
+            albums: v.albums.iter().map(album_item).collect(),
+            top_tracks: v.top_tracks.iter().map(|t| track_item(t)).collect(),
+        },
+    ))
+}
+
+/// An album with its tracks in disc and track order.
+#[utoipa::path(get, path = "/api/v1/albums/{id}", tag = "catalog",
+    security(("bearer" = [])), params(("id" = String, Path, description = "Album id")),
+    responses(
+        (status = 200, description = "The album", body = AlbumDetail),
+        (status = 404, description = "No such album", body = ErrorBody),
+    ))]
+pub async fn get_album(
+    p: PathParams,
+    app: App,
+    actor: Option<Actor>,
+) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let id: AlbumId = p.id(0, "album")?;
+    let v = app.catalog.album(id).map_err(reject)?;
+    Ok(reply_json(
+        StatusCode::OK,
+        &AlbumDetail {
+            album: album_item(&v.album),
+            tracks: v.tracks.iter().map(|t| track_item(t)).collect(),
+        },
+    ))
+}
+
+/// Everything known about a track.
+#[utoipa::path(get, path = "/api/v1/tracks/{id}", tag = "catalog",
+    security(("bearer" = [])), params(("id" = String, Path, description = "Track id")),
+    responses(
+        (status = 200, description = "The track", body = TrackDetail),
+        (status = 404, description = "No such track", body = ErrorBody),
+    ))]
+pub async fn get_track(
+    p: PathParams,
+    app: App,
+    actor: Option<Actor>,
+) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let id: TrackId = p.id(0, "track")?;
+    let t = app.catalog.track(id).map_err(reject)?;
+    Ok(reply_json(StatusCode::OK, &track_detail(&t)))
+}
+
+/// Genres with counts.
+#[utoipa::path(get, path = "/api/v1/genres", tag = "catalog",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every genre", body = Vec<GenreItem>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn list_genres(app: App, actor: Option<Actor>) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let genres: Vec<GenreItem> = app
+        .catalog
+        .genres()
+        .into_iter()
+        .map(|g| GenreItem {
+            name: g.name,
+            track_count: g.tracks,
+            album_count: g.albums,
+        })
+        .collect();
+    Ok(reply_json(StatusCode::OK, &genres))
+}
+
+fn parse_kinds(raw: Option<&str>) -> Result<Vec<Kind>, Rejection> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(vec![Kind::Artist, Kind::Album, Kind::Track]);
+    };
+    raw.split(',')
+        .map(|k| match k.trim() {
+            "artist" => Ok(Kind::Artist),
+            "album" => Ok(Kind::Album),
+            "track" => Ok(Kind::Track),
+            _ => Err(reject(Error::invalid(
+                "type",
+                "must list artist, album or track",
+            ))),
+        })
+        .collect()
+}
+
+/// Searches artists, albums and tracks, ignoring case and accents: exact matches first, then
+/// prefixes, then substrings.
+#[utoipa::path(get, path = "/api/v1/search", tag = "catalog",
+    security(("bearer" = [])), params(SearchQuery),
+    responses(
+        (status = 200, description = "Results per kind", body = SearchResults),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+    ))]
+pub async fn search(app: App, actor: Option<Actor>, q: SearchQuery) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let kinds = parse_kinds(q.kind.as_deref())?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=500).contains(&limit) {
+        return Err(reject(Error::invalid("limit", "must be between 1 and 500")));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let mut out = SearchResults {
+        artists: ArtistPage {
+            items: Vec::new(),
+            total: 0,
+        },
+        albums: AlbumPage {
+            items: Vec::new(),
+            total: 0,
+        },
+        tracks: TrackPage {
+            items: Vec::new(),
+            total: 0,
+        },
+    };
+    let index = app.catalog.search_index();
+    for kind in kinds {
+        let results = index.search(&q.q, &[kind], limit, offset);
+        let ids: Vec<uuid::Uuid> = results
+            .hits
+            .iter()
+            .map(|h| uuid::Uuid::from_u128(h.id))
+            .collect();
+        let total = results.total(kind);
+        match kind {
+            Kind::Artist => {
+                let ids: Vec<ArtistId> = ids.into_iter().map(ArtistId::from_uuid).collect();
+                out.artists = ArtistPage {
+                    items: app
+                        .catalog
+                        .artists_by_id(&ids)
+                        .iter()
+                        .map(artist_item)
+                        .collect(),
+                    total,
+                };
+            }
+            Kind::Album => {
+                let ids: Vec<AlbumId> = ids.into_iter().map(AlbumId::from_uuid).collect();
+                out.albums = AlbumPage {
+                    items: app
+                        .catalog
+                        .albums_by_id(&ids)
+                        .iter()
+                        .map(album_item)
+                        .collect(),
+                    total,
+                };
+            }
+            Kind::Track => {
+                let ids: Vec<TrackId> = ids.into_iter().map(TrackId::from_uuid).collect();
+                out.tracks = TrackPage {
+                    items: app
+                        .catalog
+                        .tracks_by_id(&ids)
+                        .iter()
+                        .map(|t| track_item(t))
+                        .collect(),
+                    total,
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(reply_json(StatusCode::OK, &out))
+}
+
+/// Autocomplete: names starting with a word typed so far.
+#[utoipa::path(get, path = "/api/v1/search/suggest", tag = "catalog",
+    security(("bearer" = [])), params(SuggestQuery),
+    responses(
+        (status = 200, description = "Suggestions", body = Vec<Suggestion>),
+        (status = 400, description = "Bad parameter", body = ErrorBody),
+    ))]
+pub async fn suggest(
+    app: App,
+    actor: Option<Actor>,
+    q: SuggestQuery,
+) -> Result<Response, Rejection> {
+    browse(&app, actor.as_ref())?;
+    let limit = q.limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        return Err(reject(Error::invalid("limit", "must be between 1 and 50")));
+    }
+    let out: Vec<Suggestion> = app
+        .catalog
+        .search_index()
+        .suggest(&q.q, limit)
+        .into_iter()
+        .map(|s| Suggestion {
+            kind: match s.kind {
+                Kind::Artist => "artist",
+                Kind::Album => "album",
+                Kind::Track => "track",
+                Kind::Playlist => "playlist",
+                Kind::User => "user",
+            }
+            .to_owned(),
+            id: uuid::Uuid::from_u128(s.id).simple().to_string(),
+            name: s.name,
+        })
+        .collect();
+    Ok(reply_json(StatusCode::OK, &out))
+}
+
+fn scan_dto(s: ScanStatus) -> ScanStatusDto {
+    ScanStatusDto {
+        state: match s.state {
+            crate::library::ScanState::Idle => "idle",
+            crate::library::ScanState::Running => "running",
+        }
+        .to_owned(),
+        full: s.full,
+        files_total: s.files_total,
+        files_seen: s.files_seen,
+        added: s.added,
+        updated: s.updated,
+        moved: s.moved,
+        removed: s.removed,
+        failed: s.failed,
+        failures: s
+            .failures
+            .into_iter()
+            .map(|f| ScanFailureDto {
+                path: f.path,
+                reason: f.reason,
+            })
+            .collect(),
+        started_at: s.started_at.map(rfc3339),
+        finished_at: s.finished_at.map(rfc3339),
+        files_per_sec: s.files_per_sec,
+    }
+}
+
+/// The running scan's progress, or the last scan's outcome.
+#[utoipa::path(get, path = "/api/v1/library/scan", tag = "library",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Scan status", body = ScanStatusDto),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn scan_status(app: App, actor: Actor) -> Result<Response, Rejection> {
+    browse(&app, Some(&actor))?;
+    Ok(reply_json(StatusCode::OK, &scan_dto(app.library.status())))
+}
+
+/// Starts a scan of the media folders (admins).
+#[utoipa::path(post, path = "/api/v1/library/scan", tag = "library",
+    security(("bearer" = [])),
+    request_body = StartScan,
+    responses(
+        (status = 202, description = "Started", body = ScanStatusDto),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "A scan is already running", body = ErrorBody),
+    ))]
+pub async fn start_scan(app: App, actor: Actor, req: StartScan) -> Result<Response, Rejection> {
+    app.policy
+        .check(Some(&actor), Action::Administer)
+        .map_err(reject)?;
+    if !Arc::clone(&app.library).start(req.full) {
+        return Err(reject(Error::Conflict {
+            code: "scan_running",
+            message: "a scan is already running".into(),
+        }));
+    }
+    Ok(reply_json(
+        StatusCode::ACCEPTED,
+        &scan_dto(app.library.status()),
+    ))
+}

@@ -1,0 +1,437 @@
+//! The media folder becomes a catalog: scans, the watcher, lists, details and search.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, TestServer};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/audio")
+        .join(name)
+}
+
+const GOOD: &[&str] = &["id3v24.mp3", "tags.flac", "tags.ogg", "aac.m4a", "tags.wav"];
+const BAD: &[&str] = &["empty.mp3", "text.mp3", "truncated.flac", "random.ogg"];
+const FALLBACK: &str = "fallback/Some Artist/Some Album/07 - Path Title.flac";
+
+/// A media folder with the good and bad fixtures in it.
+fn media_with_fixtures(dir: &Path) -> PathBuf {
+    let music = dir.join("music");
+    std::fs::create_dir_all(music.join("Fixtures")).unwrap();
+    for f in GOOD.iter().chain(BAD) {
+        std::fs::copy(fixture(f), music.join("Fixtures").join(f)).unwrap();
+    }
+    let fb = music.join("Some Artist/Some Album");
+    std::fs::create_dir_all(&fb).unwrap();
+    std::fs::copy(fixture(FALLBACK), fb.join("07 - Path Title.flac")).unwrap();
+    music
+}
+
+async fn get_json(s: &TestServer, token: &str, path: &str) -> Value {
+    let res = s.get(path).bearer_auth(token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+    res.json().await.unwrap()
+}
+
+/// Waits (bounded) for the current scan to finish and returns its status.
+async fn scan_finished(s: &TestServer, token: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = get_json(s, token, "/api/v1/library/scan").await;
+        if st["state"] == "idle" && st["finished_at"].is_string() {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "scan did not finish: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs an incremental scan through the API and waits for it.
+async fn rescan(s: &TestServer, token: &str) -> Value {
+    loop {
+        let res = s
+            .post("/api/v1/library/scan")
+            .bearer_auth(token)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        match res.status() {
+            StatusCode::ACCEPTED => break,
+            // The watcher's scan got there first: wait for it, then ask again.
+            StatusCode::CONFLICT => tokio::time::sleep(Duration::from_millis(50)).await,
+            other => panic!("scan start: {other}"),
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = get_json(s, token, "/api/v1/library/scan").await;
+        if st["state"] == "idle" {
+            return st;
+        }
+        assert!(Instant::now() < deadline, "scan did not finish: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for<F: Fn(&Value) -> bool>(s: &TestServer, token: &str, path: &str, ok: F) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = get_json(s, token, path).await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "condition not met on {path}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn server_with_media() -> (TestServer, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    media_with_fixtures(dir.path());
+    let s = TestServer::start_in(dir.path(), &[]).await;
+    let token = s.admin_token().await;
+    (s, token, dir)
+}
+
+#[tokio::test]
+async fn the_first_scan_builds_the_catalog_and_reports_bad_files() {
+    let (s, token, _dir) = server_with_media().await;
+    let st = scan_finished(&s, &token).await;
+    assert_eq!(st["added"], GOOD.len() + 1, "{st}");
+    assert_eq!(st["failed"], BAD.len(), "{st}");
+    let failures = st["failures"].as_array().unwrap();
+    for bad in BAD {
+        let f = failures
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(bad))
+            .unwrap_or_else(|| panic!("{bad} not reported in {st}"));
+        assert!(!f["reason"].as_str().unwrap().is_empty());
+    }
+
+    let tracks = get_json(&s, &token, "/api/v1/tracks?limit=100").await;
+    assert_eq!(tracks["total"], GOOD.len() + 1);
+
+    // The untagged file is described by its path.
+    let fallback = tracks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == "Path Title")
+        .expect("fallback track");
+    assert_eq!(fallback["artists"], json!(["Some Artist"]));
+    assert_eq!(fallback["album"], "Some Album");
+    assert_eq!(fallback["track_number"], 7);
+
+    // Full detail of a tagged track.
+    let flac = tracks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["format"] == "flac" && t["title"] == "Fixture Title")
+        .unwrap();
+    let detail = get_json(
+        &s,
+        &token,
+        &format!("/api/v1/tracks/{}", flac["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(detail["artists"], json!(["Alice", "Bob", "Carol"]));
+    assert_eq!(detail["track_number"], 3);
+    assert_eq!(detail["track_total"], 12);
+    assert_eq!(detail["disc_number"], 1);
+    assert_eq!(detail["year"], 2021);
+    assert_eq!(detail["codec"], "flac");
+    assert_eq!(detail["sample_rate"], 11025);
+    assert!(
+        (detail["duration_secs"].as_f64().unwrap() - 1.0).abs() < 0.05,
+        "{detail}"
+    );
+    assert_eq!(detail["embedded_cover"], true);
+    assert_eq!(detail["lyrics"], "First line\nSecond line");
+
+    // Albums group by album artist and title, tracks in order, duration summed.
+    let album = get_json(
+        &s,
+        &token,
+        &format!("/api/v1/albums/{}", detail["album_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(album["title"], "Fixture Album");
+    let sum: f64 = album["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["duration_secs"].as_f64().unwrap())
+        .sum();
+    assert!((album["duration_secs"].as_f64().unwrap() - sum).abs() < 0.01);
+
+    let genres = get_json(&s, &token, "/api/v1/genres").await;
+    assert!(
+        genres
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "Rock" && g["track_count"].as_u64().unwrap() >= 1),
+        "{genres}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn lists_page_sort_and_filter() {
+    let (s, token, _dir) = server_with_media().await;
+    scan_finished(&s, &token).await;
+    let all = get_json(&s, &token, "/api/v1/tracks?limit=500").await;
+    let page = get_json(&s, &token, "/api/v1/tracks?limit=2&offset=1").await;
+    assert_eq!(page["total"], all["total"]);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0]["id"], all["items"][1]["id"]);
+
+    let flac = get_json(&s, &token, "/api/v1/tracks?format=flac").await;
+    assert!(flac["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["format"] == "flac"));
+    assert_eq!(flac["total"], 2);
+    let none = get_json(&s, &token, "/api/v1/albums?year_from=2030").await;
+    assert_eq!(none["total"], 0);
+    let desc = get_json(&s, &token, "/api/v1/artists?order=desc").await;
+    let asc = get_json(&s, &token, "/api/v1/artists").await;
+    assert_eq!(
+        desc["items"][0],
+        asc["items"][asc["items"].as_array().unwrap().len() - 1]
+    );
+
+    for bad in [
+        "/api/v1/tracks?limit=0",
+        "/api/v1/tracks?sort=colour",
+        "/api/v1/albums?order=up",
+        "/api/v1/albums?year_from=soon",
+    ] {
+        let res = s.get(bad).bearer_auth(&token).send().await.unwrap();
+        assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+    for missing in [
+        "/api/v1/tracks/0000000000000000000000000000000a",
+        "/api/v1/albums/nope",
+        "/api/v1/artists/..%2F..%2Fetc%2Fpasswd",
+    ] {
+        let res = s.get(missing).bearer_auth(&token).send().await.unwrap();
+        assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn rename_keeps_the_id_and_delete_removes_the_track() {
+    let (s, token, dir) = server_with_media().await;
+    scan_finished(&s, &token).await;
+    // The only Ogg Vorbis fixture: tagged, so its metadata does not depend on its path.
+    let ogg = |v: &Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["format"] == "ogg")
+            .cloned()
+    };
+    let before = ogg(&get_json(&s, &token, "/api/v1/tracks?limit=100").await).unwrap();
+
+    let moved_dir = dir.path().join("music/Elsewhere/Deeper");
+    std::fs::create_dir_all(&moved_dir).unwrap();
+    std::fs::rename(
+        dir.path().join("music/Fixtures/tags.ogg"),
+        moved_dir.join("renamed.ogg"),
+    )
+    .unwrap();
+    let st = rescan(&s, &token).await;
+    assert_eq!(st["removed"], 0, "{st}");
+    let after = get_json(&s, &token, "/api/v1/tracks?limit=100").await;
+    assert_eq!(
+        ogg(&after).expect("still catalogued")["id"],
+        before["id"],
+        "a moved file keeps its track id"
+    );
+    assert_eq!(after["total"], GOOD.len() + 1);
+
+    std::fs::remove_file(moved_dir.join("renamed.ogg")).unwrap();
+    rescan(&s, &token).await;
+    let gone = get_json(&s, &token, "/api/v1/tracks?limit=100").await;
+    assert!(ogg(&gone).is_none());
+    assert_eq!(gone["total"], GOOD.len());
+    let res = s
+        .get(&format!(
+            "/api/v1/tracks/{}",
+            before["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_watcher_picks_up_new_renamed_and_deleted_files() {
+    let (s, token, dir) = server_with_media().await;
+    scan_finished(&s, &token).await;
+    let count = |v: &Value| v["total"].as_u64().unwrap();
+    let base = count(&get_json(&s, &token, "/api/v1/tracks").await);
+
+    // Copied in under a temporary name, then renamed, as copy tools do.
+    let tmp = dir.path().join("music/Fixtures/.incoming.part");
+    std::fs::copy(fixture("id3v23.mp3"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.path().join("music/Fixtures/new.mp3")).unwrap();
+    wait_for(&s, &token, "/api/v1/tracks", |v| count(v) == base + 1).await;
+
+    let by_format = |v: &Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["format"] == "mp3")
+            .map(|t| t["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    let ids = by_format(&get_json(&s, &token, "/api/v1/tracks?format=mp3&limit=100").await);
+    std::fs::rename(
+        dir.path().join("music/Fixtures/new.mp3"),
+        dir.path().join("music/Fixtures/renamed.mp3"),
+    )
+    .unwrap();
+    // The renamed file keeps its id: the set of mp3 ids stays the same throughout.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let now = by_format(&get_json(&s, &token, "/api/v1/tracks?format=mp3&limit=100").await);
+        let mut a = ids.clone();
+        let mut b = now;
+        a.sort_by_key(|v| v.to_string());
+        b.sort_by_key(|v| v.to_string());
+        assert_eq!(a, b, "renaming keeps ids");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    std::fs::remove_file(dir.path().join("music/Fixtures/renamed.mp3")).unwrap();
+    wait_for(&s, &token, "/api/v1/tracks", |v| count(v) == base).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn search_ignores_case_and_accents_and_ranks_exact_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    for (artist, album, file) in [
+        ("Beyoncé", "Lemonade", "01 - Formation.flac"),
+        ("Beyoncé", "Lemonade", "02 - Sorry.flac"),
+        ("Sorry Band", "Sorry", "01 - Not Sorry At All.flac"),
+    ] {
+        let d = music.join(artist).join(album);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(fixture(FALLBACK), d.join(file)).unwrap();
+    }
+    let s = TestServer::start_in(dir.path(), &[]).await;
+    let token = s.admin_token().await;
+    scan_finished(&s, &token).await;
+
+    let r = get_json(&s, &token, "/api/v1/search?q=beyonce").await;
+    assert_eq!(r["artists"]["items"][0]["name"], "Beyoncé", "{r}");
+    let r = get_json(&s, &token, "/api/v1/search?q=SORRY&type=track").await;
+    let titles: Vec<&str> = r["tracks"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        ["Sorry", "Not Sorry At All"],
+        "exact before word match: {r}"
+    );
+    assert_eq!(r["artists"]["total"], 0, "only tracks were asked for");
+    let r = get_json(&s, &token, "/api/v1/search?q=lemon&type=album").await;
+    assert_eq!(r["albums"]["items"][0]["title"], "Lemonade");
+
+    let sugg = get_json(&s, &token, "/api/v1/search/suggest?q=bey").await;
+    assert!(
+        sugg.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["name"] == "Beyoncé" && x["kind"] == "artist"),
+        "{sugg}"
+    );
+    let res = s
+        .get("/api/v1/search?q=x&type=planet")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn scans_are_for_admins_and_the_catalog_for_signed_in_users() {
+    let (s, token, _dir) = server_with_media().await;
+    scan_finished(&s, &token).await;
+    let listener = s.user_with_role("lena", "listener").await;
+    let res = s
+        .post("/api/v1/library/scan")
+        .bearer_auth(&listener)
+        .json(&json!({"full": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(
+        s.get("/api/v1/tracks")
+            .bearer_auth(&listener)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_error(
+        s.get("/api/v1/tracks").send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    assert_error(
+        s.get("/api/v1/library/scan").send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let res = s
+        .req(Method::POST, "/api/v1/library/scan")
+        .bearer_auth(&token)
+        .json(&json!({"full": "yes"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    // A full scan probes everything again and changes nothing.
+    let res = s
+        .post("/api/v1/library/scan")
+        .bearer_auth(&token)
+        .json(&json!({"full": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(
+        res.status(),
+        StatusCode::ACCEPTED | StatusCode::CONFLICT
+    ));
+    s.stop().await;
+}
