@@ -3,9 +3,12 @@
 
 mod avatar;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use parking_lot::RwLock;
 
 use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::auth::tokens::{self, TokenKeys};
@@ -106,6 +109,17 @@ pub struct AccountChange {
     pub disabled: Option<bool>,
 }
 
+/// What [`Accounts::authenticate`] needs, in memory so that a request costs no store read. It
+/// changes only while its write lock is held around the store transaction that makes the same
+/// change, so it never disagrees with the store.
+#[derive(Default)]
+struct AuthView {
+    /// Session -> its user and expiry.
+    sessions: HashMap<SessionId, (UserId, UnixTime)>,
+    /// User -> role and whether disabled.
+    users: HashMap<UserId, (Role, bool)>,
+}
+
 /// The account service.
 pub struct Accounts {
     store: Store,
@@ -115,6 +129,7 @@ pub struct Accounts {
     user_sessions: Table<(UserId, SessionId), ()>,
     refresh: Table<String, RefreshRecord>,
     invites: Table<String, Invite>,
+    view: RwLock<AuthView>,
     keys: TokenKeys,
     throttle: LoginThrottle,
     settings: Settings,
@@ -151,7 +166,7 @@ impl Accounts {
     /// Opens the service over `store`.
     pub fn new(store: Store, secret: &[u8], settings: Settings) -> Result<Self> {
         std::fs::create_dir_all(&settings.avatars_dir)?;
-        Ok(Self {
+        let accounts = Self {
             users: store.table(USERS)?,
             usernames: store.table(USERNAMES)?,
             sessions: store.table(SESSIONS)?,
@@ -161,9 +176,22 @@ impl Accounts {
             keys: TokenKeys::new(secret),
             throttle: LoginThrottle::new(settings.throttle),
             dummy_hash: std::sync::OnceLock::new(),
+            view: RwLock::new(AuthView::default()),
             settings,
             store,
-        })
+        };
+        {
+            let mut view = accounts.view.write();
+            for entry in accounts.users.iter() {
+                let (id, u) = entry?;
+                view.users.insert(id, (u.role, u.disabled));
+            }
+            for entry in accounts.sessions.iter() {
+                let (id, s) = entry?;
+                view.sessions.insert(id, (s.user_id, s.expires_at));
+            }
+        }
+        Ok(accounts)
     }
 
     /// The registration mode.
@@ -205,6 +233,7 @@ impl Accounts {
 
     fn insert_new_user(&self, user: &User) -> Result<()> {
         let folded = user.username.folded();
+        let mut view = self.view.write();
         self.store
             .transaction(&[&self.users, &self.usernames], |tx| {
                 let names = tx.table(&self.usernames);
@@ -218,7 +247,9 @@ impl Accounts {
                 tx.table(&self.users).insert(&user.id, user)?;
                 Ok(())
             })
-            .map_err(store_tx)
+            .map_err(store_tx)?;
+        view.users.insert(user.id, (user.role, user.disabled));
+        Ok(())
     }
 
     /// Creates the first admin when the store has no accounts. Returns the username and, when
@@ -302,39 +333,43 @@ impl Accounts {
                 let folded = user.username.folded();
                 // Using the code and creating the account is one transaction: two people
                 // racing with one code cannot both get an account.
-                self.store
-                    .transaction(&[&self.users, &self.usernames, &self.invites], |tx| {
-                        let invites = tx.table(&self.invites);
-                        let Some(mut inv) = invites.get(&code)? else {
-                            return tx.abort(Error::invalid(
-                                "invite_code",
-                                "the invite code is invalid",
-                            ));
-                        };
-                        if inv.used_by.is_some() {
-                            return tx.abort(Error::invalid(
-                                "invite_code",
-                                "the invite code was already used",
-                            ));
-                        }
-                        let names = tx.table(&self.usernames);
-                        if names.get(&folded)?.is_some() {
-                            return tx.abort(Error::Conflict {
-                                code: "username_taken",
-                                message: format!("the username '{}' is taken", user.username),
-                            });
-                        }
-                        inv.used_by = Some(user.id);
-                        invites.insert(&code, &inv)?;
-                        names.insert(&folded, &user.id)?;
-                        tx.table(&self.users).insert(&user.id, &user)?;
-                        Ok(())
-                    })
-                    .map_err(store_tx)?;
+                self.register_with_invite(&code, &folded, &user)?;
                 self.store.flush().await?;
                 Ok(user)
             }
         }
+    }
+
+    fn register_with_invite(&self, code: &String, folded: &String, user: &User) -> Result<()> {
+        let mut view = self.view.write();
+        self.store
+            .transaction(&[&self.users, &self.usernames, &self.invites], |tx| {
+                let invites = tx.table(&self.invites);
+                let Some(mut inv) = invites.get(code)? else {
+                    return tx.abort(Error::invalid("invite_code", "the invite code is invalid"));
+                };
+                if inv.used_by.is_some() {
+                    return tx.abort(Error::invalid(
+                        "invite_code",
+                        "the invite code was already used",
+                    ));
+                }
+                let names = tx.table(&self.usernames);
+                if names.get(folded)?.is_some() {
+                    return tx.abort(Error::Conflict {
+                        code: "username_taken",
+                        message: format!("the username '{}' is taken", user.username),
+                    });
+                }
+                inv.used_by = Some(user.id);
+                invites.insert(code, &inv)?;
+                names.insert(folded, &user.id)?;
+                tx.table(&self.users).insert(&user.id, user)?;
+                Ok(())
+            })
+            .map_err(store_tx)?;
+        view.users.insert(user.id, (user.role, user.disabled));
+        Ok(())
     }
 
     /// Checks credentials and opens a session.
@@ -390,18 +425,23 @@ impl Accounts {
             expires_at: session.expires_at,
         };
         let hash = tokens::hash_refresh_token(&refresh_token);
-        self.store
-            .transaction(
-                &[&self.sessions, &self.user_sessions, &self.refresh],
-                |tx| {
-                    tx.table(&self.sessions).insert(&session.id, &session)?;
-                    tx.table(&self.user_sessions)
-                        .insert(&(user.id, session.id), &())?;
-                    tx.table(&self.refresh).insert(&hash, &record)?;
-                    Ok::<_, TxError<Error>>(())
-                },
-            )
-            .map_err(store_tx)?;
+        {
+            let mut view = self.view.write();
+            self.store
+                .transaction(
+                    &[&self.sessions, &self.user_sessions, &self.refresh],
+                    |tx| {
+                        tx.table(&self.sessions).insert(&session.id, &session)?;
+                        tx.table(&self.user_sessions)
+                            .insert(&(user.id, session.id), &())?;
+                        tx.table(&self.refresh).insert(&hash, &record)?;
+                        Ok::<_, TxError<Error>>(())
+                    },
+                )
+                .map_err(store_tx)?;
+            view.sessions
+                .insert(session.id, (session.user_id, session.expires_at));
+        }
         self.store.flush().await?;
         self.pair(user.id, session.id, t, refresh_token)
     }
@@ -429,14 +469,33 @@ impl Accounts {
         let next = tokens::new_refresh_token();
         let next_hash = tokens::hash_refresh_token(&next);
         let refresh_ttl = self.settings.refresh_ttl.as_secs() as i64;
-        let outcome = self
+        let (user_id, session_id, reused) = self.rotate(&hash, &next_hash, t, refresh_ttl)?;
+        self.store.flush().await?;
+        if reused {
+            tracing::warn!("a spent refresh token was presented again; its session is revoked");
+            return Err(Error::Unauthenticated(AuthFailure::RefreshReused));
+        }
+        self.pair(user_id, session_id, t, next)
+    }
+
+    /// Spends the refresh token `hash` and records `next_hash`, or revokes the session when
+    /// the token was spent already (the `bool`).
+    fn rotate(
+        &self,
+        hash: &String,
+        next_hash: &String,
+        t: UnixTime,
+        refresh_ttl: i64,
+    ) -> Result<(UserId, SessionId, bool)> {
+        let mut view = self.view.write();
+        let (user_id, session_id, reused) = self
             .store
             .transaction(
                 &[&self.sessions, &self.user_sessions, &self.refresh],
                 |tx| {
                     let refresh = tx.table(&self.refresh);
                     let sessions = tx.table(&self.sessions);
-                    let Some(mut record) = refresh.get(&hash)? else {
+                    let Some(mut record) = refresh.get(hash)? else {
                         return tx.abort(Error::Unauthenticated(AuthFailure::InvalidRefresh));
                     };
                     let Some(mut session) = sessions.get(&record.session_id)? else {
@@ -446,56 +505,53 @@ impl Accounts {
                         sessions.remove(&session.id)?;
                         tx.table(&self.user_sessions)
                             .remove(&(session.user_id, session.id))?;
-                        return Ok(None);
+                        return Ok((session.user_id, session.id, true));
                     }
                     if record.expires_at <= t || session.expires_at <= t {
                         return tx.abort(Error::Unauthenticated(AuthFailure::InvalidRefresh));
                     }
                     record.rotated = true;
-                    refresh.insert(&hash, &record)?;
+                    refresh.insert(hash, &record)?;
                     session.expires_at = t + refresh_ttl;
                     sessions.insert(&session.id, &session)?;
                     refresh.insert(
-                        &next_hash,
+                        next_hash,
                         &RefreshRecord {
                             session_id: session.id,
                             rotated: false,
                             expires_at: session.expires_at,
                         },
                     )?;
-                    Ok(Some((session.user_id, session.id)))
+                    Ok((session.user_id, session.id, false))
                 },
             )
             .map_err(store_tx)?;
-        self.store.flush().await?;
-        match outcome {
-            Some((user, session)) => self.pair(user, session, t, next),
-            None => {
-                tracing::warn!("a spent refresh token was presented again; its session is revoked");
-                Err(Error::Unauthenticated(AuthFailure::RefreshReused))
-            }
+        if reused {
+            view.sessions.remove(&session_id);
+        } else {
+            view.sessions.insert(session_id, (user_id, t + refresh_ttl));
         }
+        Ok((user_id, session_id, reused))
     }
 
-    /// Resolves an access token to its caller. The session and account are read on every
+    /// Resolves an access token to its caller. The session and account are checked on every
     /// call: logout, disabling and role changes take effect immediately.
     pub fn authenticate(&self, access_token: &str) -> Result<Actor> {
         let claims = self.keys.verify_access(access_token)?;
-        let session = self
-            .sessions
-            .get(&claims.sid)?
-            .filter(|s| s.user_id == claims.sub && s.expires_at > now())
-            .ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
-        let user = self
-            .users
-            .get(&session.user_id)?
-            .filter(|u| !u.disabled)
-            .ok_or(Error::Unauthenticated(AuthFailure::SessionEnded))?;
-        Ok(Actor {
-            user_id: user.id,
-            session_id: session.id,
-            role: user.role,
-        })
+        let view = self.view.read();
+        let ended = Error::Unauthenticated(AuthFailure::SessionEnded);
+        match view.sessions.get(&claims.sid) {
+            Some(&(user, expires)) if user == claims.sub && expires > now() => {}
+            _ => return Err(ended),
+        }
+        match view.users.get(&claims.sub) {
+            Some(&(role, false)) => Ok(Actor {
+                user_id: claims.sub,
+                session_id: claims.sid,
+                role,
+            }),
+            _ => Err(ended),
+        }
     }
 
     fn revoke_sessions_where(&self, user: UserId, keep: Option<SessionId>) -> Result<usize> {
@@ -513,13 +569,16 @@ impl Accounts {
     }
 
     fn revoke_session(&self, user: UserId, session: SessionId) -> Result<()> {
+        let mut view = self.view.write();
         self.store
             .transaction(&[&self.sessions, &self.user_sessions], |tx| {
                 tx.table(&self.sessions).remove(&session)?;
                 tx.table(&self.user_sessions).remove(&(user, session))?;
                 Ok::<_, TxError<Error>>(())
             })
-            .map_err(store_tx)
+            .map_err(store_tx)?;
+        view.sessions.remove(&session);
+        Ok(())
     }
 
     /// Ends the caller's session; its access and refresh tokens stop working.
@@ -544,7 +603,9 @@ impl Accounts {
     }
 
     fn modify_user(&self, id: UserId, f: impl Fn(&mut User) -> Result<()>) -> Result<User> {
-        self.store
+        let mut view = self.view.write();
+        let user = self
+            .store
             .transaction(&[&self.users], |tx| {
                 let users = tx.table(&self.users);
                 let Some(mut user) = users.get(&id)? else {
@@ -556,7 +617,9 @@ impl Accounts {
                 users.insert(&id, &user)?;
                 Ok(user)
             })
-            .map_err(store_tx)
+            .map_err(store_tx)?;
+        view.users.insert(id, (user.role, user.disabled));
+        Ok(user)
     }
 
     /// Changes the caller's profile.
@@ -681,13 +744,17 @@ impl Accounts {
         }
         self.revoke_sessions_where(id, None)?;
         let folded = user.username.folded();
-        self.store
-            .transaction(&[&self.users, &self.usernames], |tx| {
-                tx.table(&self.users).remove(&id)?;
-                tx.table(&self.usernames).remove(&folded)?;
-                Ok::<_, TxError<Error>>(())
-            })
-            .map_err(store_tx)?;
+        {
+            let mut view = self.view.write();
+            self.store
+                .transaction(&[&self.users, &self.usernames], |tx| {
+                    tx.table(&self.users).remove(&id)?;
+                    tx.table(&self.usernames).remove(&folded)?;
+                    Ok::<_, TxError<Error>>(())
+                })
+                .map_err(store_tx)?;
+            view.users.remove(&id);
+        }
         self.store.flush().await?;
         avatar::remove(&self.settings.avatars_dir, id).await?;
         Ok(())
