@@ -42,9 +42,21 @@ use crate::config::Config;
 use crate::library::Library;
 use crate::store::{Store, StoreOptions};
 
-/// Everything a request handler needs, cloned into each filter.
+/// Everything a request handler needs, cloned into each filter: one reference count, however
+/// many services it holds.
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<AppInner>);
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// The services behind an [`App`].
+pub struct AppInner {
     /// The effective configuration.
     pub config: Arc<Config>,
     /// The store.
@@ -55,6 +67,8 @@ pub struct App {
     pub catalog: Arc<Catalog>,
     /// The media folders and their scanner.
     pub library: Arc<Library>,
+    /// Album and track pictures.
+    pub artwork: Arc<library::artwork::Artwork>,
     /// Who may do what.
     pub policy: Policy,
     /// The data directory.
@@ -84,11 +98,8 @@ pub fn store_path(config: &Config) -> PathBuf {
 
 impl App {
     /// Creates the data and media folders if missing, opens (and migrates) the store, loads
-    /// or creates the signing secret, and creates the first admin when there are no users.
-    pub async fn open(
-        config: Config,
-        admin_password: Option<String>,
-    ) -> anyhow::Result<(App, Option<FirstAdmin>)> {
+    /// or creates the signing secret, and loads the catalog.
+    pub async fn open(config: Config) -> anyhow::Result<App> {
         let data_dir = config.data.dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
@@ -118,21 +129,21 @@ impl App {
             avatars_dir: data_dir.join("avatars"),
         };
         let accounts = Arc::new(Accounts::new(store.clone(), &secret, settings)?);
-        let first_admin = accounts
-            .bootstrap_admin(admin_password)
-            .await
-            .context("while creating the first admin account")?
-            .map(|(username, generated_password)| FirstAdmin {
-                username,
-                generated_password,
-            });
         let catalog = Arc::new(Catalog::open(store.clone()).context("while loading the catalog")?);
         let library = Arc::new(Library::new(
             catalog.clone(),
             config.library.folders.clone(),
-            library::probe::ProbeOptions::default(),
+            library::probe::ProbeOptions {
+                artist_separators: config.library.artist_separators.clone(),
+                artist_exceptions: config.library.artist_exceptions.clone(),
+                ..library::probe::ProbeOptions::default()
+            },
         ));
-        let app = App {
+        let artwork = Arc::new(library::artwork::Artwork::new(
+            data_dir.join("cache").join("art"),
+        ));
+        let app = App(Arc::new(AppInner {
+            artwork,
             catalog,
             library,
             policy: Policy {
@@ -142,8 +153,25 @@ impl App {
             store,
             accounts,
             data_dir,
-        };
-        Ok((app, first_admin))
+        }));
+        Ok(app)
+    }
+
+    /// Creates the first admin account when there are no accounts (the server's first run),
+    /// with `password` or a generated one.
+    pub async fn bootstrap_admin(
+        &self,
+        password: Option<String>,
+    ) -> anyhow::Result<Option<FirstAdmin>> {
+        Ok(self
+            .accounts
+            .bootstrap_admin(password)
+            .await
+            .context("while creating the first admin account")?
+            .map(|(username, generated_password)| FirstAdmin {
+                username,
+                generated_password,
+            }))
     }
 }
 

@@ -157,10 +157,9 @@ fn matcher(doc: &RouteDoc) -> BoxedFilter<(PathParams,)> {
         .and(warp::ext::optional::<RouteSlot>())
         .and_then(
             move |full: warp::path::FullPath, method: Method, slot: Option<RouteSlot>| {
-                let segments = segments.clone();
-                let methods = methods.clone();
-                let template = template.clone();
-                async move {
+                // Decided synchronously: every request walks the route list, so a miss must
+                // cost no allocation.
+                std::future::ready((|| {
                     let Some(params) = match_path(&segments, full.as_str()) else {
                         return Err(warp::reject::not_found());
                     };
@@ -171,7 +170,7 @@ fn matcher(doc: &RouteDoc) -> BoxedFilter<(PathParams,)> {
                         slot.set(&template);
                     }
                     Ok(PathParams(params))
-                }
+                })())
             },
         )
         .boxed()
