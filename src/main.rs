@@ -183,8 +183,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("while binding {listen}"))?;
     let admin_password = std::env::var("MUSEWAVE_ADMIN_PASSWORD").ok();
-    let (app, first_admin) = App::open(config, admin_password).await?;
-    if let Some(admin) = first_admin {
+    let app = App::open(config).await?;
+    if let Some(admin) = app.bootstrap_admin(admin_password).await? {
         match admin.generated_password {
             Some(p) => println!(
                 "Created the first account: username '{}', password '{}' (shown once; change it after signing in)",
@@ -239,7 +239,7 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     // Opening the store first gives the clear "server is running" message before anything else.
     drop(open_store(&config)?);
-    let (app, _) = App::open(config, None).await?;
+    let app = App::open(config).await?;
     let accounts = &app.accounts;
     match command {
         UserCommand::Add {
@@ -316,7 +316,7 @@ fn scan(config: Config, full: bool, runtime: &tokio::runtime::Runtime) -> anyhow
     let status = match open_store(&config) {
         Ok(store) => {
             drop(store);
-            let (app, _) = runtime.block_on(App::open(config, None))?;
+            let app = runtime.block_on(App::open(config))?;
             let library = app.library.clone();
             let worker = std::thread::spawn(move || library.scan_blocking(full));
             while !worker.is_finished() {
@@ -333,13 +333,14 @@ fn scan(config: Config, full: bool, runtime: &tokio::runtime::Runtime) -> anyhow
         Err(e) => return Err(e),
     };
     bar.finish_and_clear();
+    let secs = if status.files_per_sec > 0.0 {
+        status.files_seen as f64 / status.files_per_sec
+    } else {
+        0.0
+    };
     println!(
-        "scanned {} files in {:.1} s ({:.0} files/s): {} added, {} updated, {} moved, {} removed, {} failed",
+        "scanned {} files in {secs:.2} s ({:.0} files/s): {} added, {} updated, {} moved, {} removed, {} failed",
         status.files_seen,
-        match (status.started_at, status.finished_at) {
-            (Some(a), Some(b)) => (b - a) as f64,
-            _ => 0.0,
-        },
         status.files_per_sec,
         status.added,
         status.updated,

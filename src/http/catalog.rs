@@ -7,9 +7,9 @@ use warp::reply::Response;
 use warp::Rejection;
 
 use super::dto::{
-    rfc3339, AlbumDetail, AlbumItem, AlbumPage, ArtistDetail, ArtistItem, ArtistPage, CatalogQuery,
-    GenreItem, ScanFailureDto, ScanStatusDto, SearchQuery, SearchResults, StartScan, SuggestQuery,
-    Suggestion, TrackDetail, TrackItem, TrackPage,
+    rfc3339, AlbumDetail, AlbumItem, AlbumPage, ArtQuery, ArtistDetail, ArtistItem, ArtistPage,
+    CatalogQuery, GenreItem, ScanFailureDto, ScanStatusDto, SearchQuery, SearchResults, StartScan,
+    SuggestQuery, Suggestion, TrackDetail, TrackItem, TrackPage,
 };
 use super::error::{reject, ErrorBody};
 use super::reply_json;
@@ -513,4 +513,69 @@ pub async fn start_scan(app: App, actor: Actor, req: StartScan) -> Result<Respon
         StatusCode::ACCEPTED,
         &scan_dto(app.library.status()),
     ))
+}
+
+/// The picture of an album or a track, scaled to `size` (aspect kept); a placeholder image
+/// when there is none.
+#[utoipa::path(get, path = "/api/v1/art/{id}", tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Album or track id"), ArtQuery),
+    responses(
+        (status = 200, description = "The image (JPEG when scaled; SVG placeholder when there is none)", content_type = "image/*", body = Vec<u8>),
+        (status = 304, description = "Unchanged since the ETag sent"),
+        (status = 400, description = "Bad size", body = ErrorBody),
+        (status = 404, description = "No such album or track", body = ErrorBody),
+        (status = 422, description = "The picture is unreadable", body = ErrorBody),
+    ))]
+pub async fn get_art(
+    p: PathParams,
+    app: App,
+    actor: Option<Actor>,
+    q: ArtQuery,
+    if_none_match: Option<String>,
+) -> Result<Response, Rejection> {
+    use http::header::{self, HeaderValue};
+    browse(&app, actor.as_ref())?;
+    let id: uuid::Uuid = p.id(0, "artwork")?;
+    if let Some(size) = q.size {
+        if !(crate::library::artwork::MIN_SIZE..=crate::library::artwork::MAX_SIZE).contains(&size)
+        {
+            return Err(reject(Error::invalid(
+                "size",
+                "must be between 16 and 2048",
+            )));
+        }
+    }
+    let image = app
+        .artwork
+        .get(&app.catalog, id, q.size)
+        .await
+        .map_err(reject)?;
+    let (body, mime, etag) = match image {
+        Some(img) => (img.bytes.as_ref().clone(), img.mime, img.etag),
+        None => (
+            crate::library::artwork::PLACEHOLDER_SVG.as_bytes().to_vec(),
+            "image/svg+xml".to_owned(),
+            "\"placeholder\"".to_owned(),
+        ),
+    };
+    let mut res = if if_none_match.as_deref() == Some(etag.as_str()) {
+        let mut r = Response::new(bytes::Bytes::new().into());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        Response::new(body.into())
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&mime) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    Ok(res)
 }

@@ -620,3 +620,11 @@ pub struct ScanStatusDto {
     /// Files per second.
     pub files_per_sec: f64,
 }
+
+/// Artwork parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ArtQuery {
+    /// Longest side in pixels, 16 to 2048; the original picture when absent.
+    pub size: Option<u32>,
+}

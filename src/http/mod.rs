@@ -254,6 +254,14 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
                 .and_then(catalog::suggest)
                 .boxed()
         })
+        .route::<catalog::__path_get_art>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<dto::ArtQuery>())
+                .and(warp::header::optional::<String>("if-none-match"))
+                .and_then(catalog::get_art)
+                .boxed()
+        })
         .route::<catalog::__path_scan_status>(|m| {
             plain(m)
                 .and(with_app(a))

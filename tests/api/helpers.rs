@@ -57,9 +57,10 @@ impl TestServer {
     pub async fn start_in(dir: &Path, env: &[(&str, &str)]) -> Self {
         let config = test_config(dir, env);
         let data_dir = config.data.dir.clone();
-        let (app, _) = App::open(config, Some(ADMIN_PASSWORD.into()))
+        let app = App::open(config).await.expect("app opens");
+        app.bootstrap_admin(Some(ADMIN_PASSWORD.into()))
             .await
-            .expect("app opens");
+            .expect("first admin");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();

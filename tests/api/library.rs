@@ -435,3 +435,184 @@ async fn scans_are_for_admins_and_the_catalog_for_signed_in_users() {
     ));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn artwork_comes_from_the_file_or_the_folder_scaled_and_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    media_with_fixtures(dir.path());
+    // A 64x32 folder image beside the untagged track.
+    let folder_img = image::RgbImage::from_fn(64, 32, |_, _| image::Rgb([0, 0, 255]));
+    folder_img
+        .save(dir.path().join("music/Some Artist/Some Album/Cover.JPG"))
+        .unwrap();
+    // A track with neither an embedded nor a folder picture.
+    let bare = dir.path().join("music/Bare Artist/Bare Album");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::copy(fixture(FALLBACK), bare.join("01 - Bare.flac")).unwrap();
+    let s = TestServer::start_in(dir.path(), &[]).await;
+    let token = s.admin_token().await;
+    scan_finished(&s, &token).await;
+    let tracks = get_json(&s, &token, "/api/v1/tracks?limit=100").await;
+    let by_title = |t: &str| {
+        tracks["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["title"] == t)
+            .cloned()
+            .unwrap()
+    };
+    let flac = tracks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["format"] == "flac" && t["title"] == "Fixture Title")
+        .cloned()
+        .unwrap();
+
+    // Embedded: the original is the PNG in the file; a scaled one is JPEG, aspect kept.
+    let res = s
+        .get(&format!("/api/v1/art/{}", flac["id"].as_str().unwrap()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    let img = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!((img.width(), img.height()), (8, 8));
+
+    let url = format!(
+        "/api/v1/art/{}?size=16",
+        by_title("Path Title")["album_id"].as_str().unwrap()
+    );
+    let res = s.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age"));
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let img = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!((img.width(), img.height()), (16, 8));
+    let px = img.to_rgb8().get_pixel(8, 4).0;
+    assert!(px[2] > 200 && px[0] < 60, "the folder image, blue: {px:?}");
+    let res = s
+        .get(&url)
+        .bearer_auth(&token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    // Served from the cache the second time: the same bytes.
+    let again = s.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+
+    let res = s
+        .get(&format!(
+            "/api/v1/art/{}?size=64",
+            by_title("Bare")["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+
+    let res = s
+        .get(&format!(
+            "/api/v1/art/{}?size=5",
+            flac["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let res = s
+        .get("/api/v1/art/0000000000000000000000000000000b")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(
+        s.get(&url).send().await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn hostile_folders_are_scanned_to_the_end() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    let many = music.join("Many");
+    std::fs::create_dir_all(&many).unwrap();
+    // 10,000 files in one folder (hard links: cheap on disk, distinct paths for the scanner).
+    std::fs::copy(fixture("tags.wav"), many.join("00000 - Track.wav")).unwrap();
+    for i in 1..10_000 {
+        std::fs::hard_link(
+            many.join("00000 - Track.wav"),
+            many.join(format!("{i:05} - Track.wav")),
+        )
+        .unwrap();
+    }
+    // A symbolic link loop, a name that is not UTF-8, a directory named like audio, a
+    // 100,000-character tag and a zero-byte file.
+    std::os::unix::fs::symlink(&music, music.join("loop")).unwrap();
+    let odd = music.join(std::ffi::OsStr::from_bytes(b"Odd \xff Name"));
+    std::fs::create_dir_all(&odd).unwrap();
+    std::fs::copy(
+        fixture("tags.flac"),
+        odd.join(std::ffi::OsStr::from_bytes(b"01 - caf\xe9.flac")),
+    )
+    .unwrap();
+    std::fs::create_dir_all(music.join("not-a-file.mp3")).unwrap();
+    std::fs::copy(fixture("long-tag.mp3"), music.join("long.mp3")).unwrap();
+    std::fs::copy(fixture("empty.mp3"), music.join("zero.mp3")).unwrap();
+
+    let s = TestServer::start_in(dir.path(), &[]).await;
+    let token = s.admin_token().await;
+    let st = {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let st = get_json(&s, &token, "/api/v1/library/scan").await;
+            if st["state"] == "idle" && st["finished_at"].is_string() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "scan did not finish: {st}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert_eq!(st["added"], 10_002, "{st}");
+    let reasons: Vec<String> = st["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {}", f["path"], f["reason"]))
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("zero.mp3")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("loop")), "{reasons:?}");
+
+    let tracks = get_json(&s, &token, "/api/v1/tracks?format=mp3&limit=10").await;
+    let long = tracks["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["artists"][0] == "Long Tag Artist")
+        .expect("long-tag track");
+    assert!(long["title"].as_str().unwrap().chars().count() <= 10_000);
+    let page = get_json(&s, &token, "/api/v1/tracks?limit=1").await;
+    assert_eq!(page["total"], 10_002);
+    s.stop().await;
+}

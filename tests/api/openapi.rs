@@ -41,7 +41,7 @@ async fn every_served_route_is_documented_and_every_reference_resolves() {
 
     // The router's own list of routes: each must be in the document.
     let dir = tempfile::tempdir().unwrap();
-    let (app, _) = musewave::App::open(crate::helpers::test_config(dir.path(), &[]), None)
+    let app = musewave::App::open(crate::helpers::test_config(dir.path(), &[]))
         .await
         .unwrap();
     let (_, routes) = musewave::http::api(&app);

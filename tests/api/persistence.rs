@@ -120,7 +120,7 @@ async fn a_store_from_a_newer_musewave_is_refused() {
         cache_capacity_bytes: 1 << 20,
     };
     drop(Store::open(&musewave::store_path(&config), &opts, &future).unwrap());
-    let err = match musewave::App::open(config, None).await {
+    let err = match musewave::App::open(config).await {
         Ok(_) => panic!("a newer store must be refused"),
         Err(e) => format!("{e:#}"),
     };
