@@ -262,12 +262,20 @@ impl Default for RawData {
 pub struct RawLibrary {
     /// `library.folders`: media folders to scan.
     pub folders: Vec<PathBuf>,
+    /// `library.artist_separators`: text between artist names in a single artist tag.
+    pub artist_separators: Vec<String>,
+    /// `library.artist_exceptions`: artist names never split.
+    pub artist_exceptions: Vec<String>,
 }
 
 impl Default for RawLibrary {
     fn default() -> Self {
         RawLibrary {
             folders: vec![PathBuf::from("./music")],
+            artist_separators: [";", " / ", " feat. ", " ft. ", " featuring "]
+                .map(String::from)
+                .to_vec(),
+            artist_exceptions: vec!["AC/DC".into()],
         }
     }
 }
@@ -402,6 +410,10 @@ pub struct DataConfig {
 pub struct LibraryConfig {
     /// Media folders, never written by musewave; created if missing. Never empty.
     pub folders: Vec<PathBuf>,
+    /// Separators between artist names inside one tag value (matched ignoring ASCII case).
+    pub artist_separators: Vec<String>,
+    /// Artist names that are never split, whatever separators they contain.
+    pub artist_exceptions: Vec<String>,
 }
 
 /// `[auth]`, validated.
@@ -547,7 +559,17 @@ impl TryFrom<RawConfig> for Config {
             .into_iter()
             .map(|f| non_empty_path("library.folders", f))
             .collect::<Result<Vec<_>, _>>()?;
-        let library = LibraryConfig { folders };
+        if library.artist_separators.iter().any(String::is_empty) {
+            return Err(invalid(
+                "library.artist_separators",
+                "expected non-empty separators, found an empty string",
+            ));
+        }
+        let library = LibraryConfig {
+            folders,
+            artist_separators: library.artist_separators,
+            artist_exceptions: library.artist_exceptions,
+        };
 
         // Empty means unset: it is the only way an environment variable (or a secret file left
         // empty) can say so.
@@ -646,6 +668,8 @@ impl From<&Config> for RawConfig {
             },
             library: RawLibrary {
                 folders: config.library.folders.iter().map(|f| lossy(f)).collect(),
+                artist_separators: config.library.artist_separators.clone(),
+                artist_exceptions: config.library.artist_exceptions.clone(),
             },
             auth: RawAuth {
                 registration: config.auth.registration,
