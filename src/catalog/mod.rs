@@ -337,6 +337,8 @@ impl Catalog {
     }
 }
 
+/// Albums and artists that appeared or may have disappeared, whose search entries need a look.
+/// Their indexed text (names) never changes while they exist, so nothing else is reindexed.
 #[derive(Default)]
 struct Touched {
     albums: HashSet<AlbumId>,
@@ -403,14 +405,18 @@ impl State {
             t.tags.artists.clone()
         };
         for (id, name) in t.artist_ids.iter().zip(names.iter()) {
+            if !self.artists.contains_key(id) {
+                touched.artists.insert(*id);
+            }
             self.artist_entry(*id, name, t.added_at).tracks.insert(t.id);
-            touched.artists.insert(*id);
         }
         let album_artist = album_artist_name(&t.tags);
+        if !self.artists.contains_key(&t.album_artist_id) {
+            touched.artists.insert(t.album_artist_id);
+        }
         self.artist_entry(t.album_artist_id, &album_artist, t.added_at)
             .albums
             .insert(t.album_id);
-        touched.artists.insert(t.album_artist_id);
         let album = self.albums.entry(t.album_id).or_insert_with(|| Album {
             id: t.album_id,
             title: if t.tags.album.is_empty() {
@@ -428,14 +434,26 @@ impl State {
             compilation: t.tags.compilation,
             formats: BTreeSet::new(),
         });
+        let is_new_album = album.tracks.is_empty();
         album.tracks.insert((
             t.tags.disc_number.unwrap_or(1),
             t.tags.track_number.unwrap_or(0),
             t.id,
         ));
-        touched.albums.insert(t.album_id);
+        // Aggregates grow with each track rather than being recomputed: an album of
+        // thousands of tracks must not make each addition cost thousands of steps.
+        album.duration_ms += t.audio.duration_ms;
+        album.year = match (album.year, t.tags.year) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        album.genres.extend(t.tags.genres.iter().cloned());
+        album.formats.insert(t.audio.container.clone());
+        album.added_at = album.added_at.min(t.added_at);
+        if is_new_album {
+            touched.albums.insert(t.album_id);
+        }
         self.tracks.insert(t.id, t.clone());
-        self.refresh_album(t.album_id);
         touched
     }
 
