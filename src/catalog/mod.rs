@@ -83,6 +83,8 @@ struct State {
     by_path: HashMap<(String, Vec<u8>), TrackId>,
     albums: HashMap<AlbumId, Album>,
     artists: HashMap<ArtistId, Artist>,
+    /// Bumped on every change, so cached list orders know when they are stale.
+    generation: u64,
 }
 
 /// The catalog service.
@@ -95,6 +97,7 @@ pub struct Catalog {
     artist_keys: Table<String, ArtistId>,
     state: RwLock<State>,
     search: SearchIndex,
+    orders: views::Orders,
 }
 
 fn tx_err(e: TxError<Error>) -> Error {
@@ -127,6 +130,7 @@ impl Catalog {
             artist_keys: store.table(ARTIST_KEYS)?,
             state: RwLock::new(State::default()),
             search: SearchIndex::new(),
+            orders: views::Orders::default(),
             store,
         };
         {
@@ -454,6 +458,7 @@ impl State {
             touched.albums.insert(t.album_id);
         }
         self.tracks.insert(t.id, t.clone());
+        self.generation += 1;
         touched
     }
 
@@ -462,6 +467,7 @@ impl State {
         let Some(t) = self.tracks.remove(&id) else {
             return touched;
         };
+        self.generation += 1;
         self.by_path
             .remove(&(t.file.folder.clone(), t.file.rel.clone()));
         for a in &t.artist_ids {

@@ -2,8 +2,10 @@
 //! memory.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::search::fold;
 use super::{Album, Artist, Catalog};
@@ -40,8 +42,35 @@ pub struct ListQuery {
     pub descending: bool,
 }
 
+/// Sorted id lists, rebuilt only after the catalog changed: sorting a hundred thousand
+/// tracks by folded title on every request would cost far more than answering it.
+#[derive(Default)]
+pub(super) struct Orders {
+    inner: Mutex<OrderCache>,
+}
+
+#[derive(Default)]
+struct OrderCache {
+    generation: u64,
+    artists: HashMap<ArtistSort, Arc<Vec<ArtistId>>>,
+    albums: HashMap<AlbumSort, Arc<Vec<AlbumId>>>,
+    tracks: HashMap<TrackSort, Arc<Vec<TrackId>>>,
+}
+
+impl OrderCache {
+    fn at(&mut self, generation: u64) -> &mut Self {
+        if self.generation != generation {
+            *self = OrderCache {
+                generation,
+                ..OrderCache::default()
+            };
+        }
+        self
+    }
+}
+
 /// Orders of the artist list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum ArtistSort {
     /// By name.
     #[default]
@@ -51,7 +80,7 @@ pub enum ArtistSort {
 }
 
 /// Orders of the album list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum AlbumSort {
     /// By title.
     #[default]
@@ -63,7 +92,7 @@ pub enum AlbumSort {
 }
 
 /// Orders of the track list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum TrackSort {
     /// By title.
     #[default]
@@ -105,19 +134,48 @@ pub struct GenreView {
     pub albums: usize,
 }
 
-fn page<T: Clone>(items: Vec<T>, q: &ListQuery) -> Page<T> {
-    let total = items.len();
-    let items = items.into_iter().skip(q.offset).take(q.limit).collect();
+/// Walks `order` (backwards when descending), keeps what `keep` accepts, and returns the
+/// requested page with the count of all kept items.
+fn page<I: Copy, T>(order: &[I], q: &ListQuery, mut keep: impl FnMut(I) -> Option<T>) -> Page<T> {
+    let mut items = Vec::with_capacity(q.limit.min(order.len()));
+    let mut total = 0;
+    let mut visit = |id: I| {
+        if let Some(item) = keep(id) {
+            if total >= q.offset && items.len() < q.limit {
+                items.push(item);
+            }
+            total += 1;
+        }
+    };
+    if q.descending {
+        order.iter().rev().for_each(|i| visit(*i));
+    } else {
+        order.iter().for_each(|i| visit(*i));
+    }
     Page { items, total }
+}
+
+/// Sorts by a precomputed folded key, then the raw name, then the id, so equal names keep a
+/// stable order across pages.
+fn sort_by_name<I: Ord + Copy>(mut keyed: Vec<(String, String, I)>) -> Vec<I> {
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, _, id)| id).collect()
+}
+
+fn same_text(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        fold(a) == fold(b)
+    }
+}
+
+fn genre_matches(genres: impl IntoIterator<Item = impl AsRef<str>>, wanted: &str) -> bool {
+    genres.into_iter().any(|g| same_text(g.as_ref(), wanted))
 }
 
 fn name_cmp(a: &str, b: &str) -> Ordering {
     fold(a).cmp(&fold(b)).then_with(|| a.cmp(b))
-}
-
-fn genre_matches(genres: impl IntoIterator<Item = impl AsRef<str>>, wanted: &str) -> bool {
-    let wanted = fold(wanted);
-    genres.into_iter().any(|g| fold(g.as_ref()) == wanted)
 }
 
 fn year_in(year: Option<i32>, q: &ListQuery) -> bool {
@@ -133,102 +191,145 @@ impl Catalog {
     /// Artists, filtered and sorted.
     pub fn list_artists(&self, q: &ListQuery, sort: ArtistSort) -> Page<Artist> {
         let state = self.state.read();
-        let mut items: Vec<&Artist> = state
-            .artists
-            .values()
-            .filter(|a| {
-                q.genre.as_ref().is_none_or(|g| {
-                    a.tracks.iter().any(|t| {
-                        state
-                            .tracks
-                            .get(t)
-                            .is_some_and(|t| genre_matches(&t.tags.genres, g))
+        let order = {
+            let mut cache = self.orders.inner.lock();
+            let cache = cache.at(state.generation);
+            cache
+                .artists
+                .entry(sort)
+                .or_insert_with(|| {
+                    Arc::new(match sort {
+                        ArtistSort::Name => sort_by_name(
+                            state
+                                .artists
+                                .values()
+                                .map(|a| (fold(&a.name), a.name.clone(), a.id))
+                                .collect(),
+                        ),
+                        ArtistSort::DateAdded => {
+                            let mut v: Vec<_> =
+                                state.artists.values().map(|a| (a.added_at, a.id)).collect();
+                            v.sort_unstable();
+                            v.into_iter().map(|(_, id)| id).collect()
+                        }
                     })
                 })
-            })
-            .collect();
-        match sort {
-            ArtistSort::Name => items.sort_by(|a, b| name_cmp(&a.name, &b.name)),
-            ArtistSort::DateAdded => {
-                items.sort_by(|a, b| a.added_at.cmp(&b.added_at).then(a.id.cmp(&b.id)))
-            }
-        }
-        if q.descending {
-            items.reverse();
-        }
-        page(items.into_iter().cloned().collect(), q)
+                .clone()
+        };
+        page(&order, q, |id| {
+            let a = state.artists.get(&id)?;
+            let genre_ok = q.genre.as_ref().is_none_or(|g| {
+                a.tracks.iter().any(|t| {
+                    state
+                        .tracks
+                        .get(t)
+                        .is_some_and(|t| genre_matches(&t.tags.genres, g))
+                })
+            });
+            genre_ok.then(|| a.clone())
+        })
     }
 
     /// Albums, filtered and sorted.
     pub fn list_albums(&self, q: &ListQuery, sort: AlbumSort) -> Page<Album> {
         let state = self.state.read();
-        let mut items: Vec<&Album> = state
-            .albums
-            .values()
-            .filter(|a| q.genre.as_ref().is_none_or(|g| genre_matches(&a.genres, g)))
-            .filter(|a| year_in(a.year, q))
-            .filter(|a| q.artist.is_none_or(|id| a.artist_id == id))
-            .filter(|a| {
-                q.format
+        let order = {
+            let mut cache = self.orders.inner.lock();
+            let cache = cache.at(state.generation);
+            cache
+                .albums
+                .entry(sort)
+                .or_insert_with(|| {
+                    let by_name = || {
+                        state
+                            .albums
+                            .values()
+                            .map(|a| (fold(&a.title), a.title.clone(), a.id))
+                            .collect::<Vec<_>>()
+                    };
+                    Arc::new(match sort {
+                        AlbumSort::Name => sort_by_name(by_name()),
+                        AlbumSort::Year => {
+                            let mut v: Vec<_> = by_name()
+                                .into_iter()
+                                .map(|(f, t, id)| (state.albums[&id].year, f, t, id))
+                                .collect();
+                            v.sort_unstable();
+                            v.into_iter().map(|(_, _, _, id)| id).collect()
+                        }
+                        AlbumSort::DateAdded => {
+                            let mut v: Vec<_> =
+                                state.albums.values().map(|a| (a.added_at, a.id)).collect();
+                            v.sort_unstable();
+                            v.into_iter().map(|(_, id)| id).collect()
+                        }
+                    })
+                })
+                .clone()
+        };
+        page(&order, q, |id| {
+            let a = state.albums.get(&id)?;
+            let ok = q.genre.as_ref().is_none_or(|g| genre_matches(&a.genres, g))
+                && year_in(a.year, q)
+                && q.artist.is_none_or(|id| a.artist_id == id)
+                && q.format
                     .as_ref()
-                    .is_none_or(|f| a.formats.iter().any(|x| x.eq_ignore_ascii_case(f)))
-            })
-            .collect();
-        match sort {
-            AlbumSort::Name => items.sort_by(|a, b| name_cmp(&a.title, &b.title)),
-            AlbumSort::Year => items.sort_by(|a, b| {
-                a.year
-                    .cmp(&b.year)
-                    .then_with(|| name_cmp(&a.title, &b.title))
-            }),
-            AlbumSort::DateAdded => {
-                items.sort_by(|a, b| a.added_at.cmp(&b.added_at).then(a.id.cmp(&b.id)))
-            }
-        }
-        if q.descending {
-            items.reverse();
-        }
-        page(items.into_iter().cloned().collect(), q)
+                    .is_none_or(|f| a.formats.iter().any(|x| x.eq_ignore_ascii_case(f)));
+            ok.then(|| a.clone())
+        })
     }
 
     /// Tracks, filtered and sorted.
     pub fn list_tracks(&self, q: &ListQuery, sort: TrackSort) -> Page<Arc<Track>> {
         let state = self.state.read();
-        let mut items: Vec<&Arc<Track>> = state
-            .tracks
-            .values()
-            .filter(|t| {
-                q.genre
-                    .as_ref()
-                    .is_none_or(|g| genre_matches(&t.tags.genres, g))
-            })
-            .filter(|t| year_in(t.tags.year, q))
-            .filter(|t| {
-                q.artist
+        let order = {
+            let mut cache = self.orders.inner.lock();
+            let cache = cache.at(state.generation);
+            cache
+                .tracks
+                .entry(sort)
+                .or_insert_with(|| {
+                    let by_name = || {
+                        state
+                            .tracks
+                            .values()
+                            .map(|t| (fold(&t.tags.title), t.tags.title.clone(), t.id))
+                            .collect::<Vec<_>>()
+                    };
+                    Arc::new(match sort {
+                        TrackSort::Name => sort_by_name(by_name()),
+                        TrackSort::Year => {
+                            let mut v: Vec<_> = by_name()
+                                .into_iter()
+                                .map(|(f, t, id)| (state.tracks[&id].tags.year, f, t, id))
+                                .collect();
+                            v.sort_unstable();
+                            v.into_iter().map(|(_, _, _, id)| id).collect()
+                        }
+                        TrackSort::DateAdded => {
+                            let mut v: Vec<_> =
+                                state.tracks.values().map(|t| (t.added_at, t.id)).collect();
+                            v.sort_unstable();
+                            v.into_iter().map(|(_, id)| id).collect()
+                        }
+                    })
+                })
+                .clone()
+        };
+        page(&order, q, |id| {
+            let t = state.tracks.get(&id)?;
+            let ok = q
+                .genre
+                .as_ref()
+                .is_none_or(|g| genre_matches(&t.tags.genres, g))
+                && year_in(t.tags.year, q)
+                && q.artist
                     .is_none_or(|id| t.artist_ids.contains(&id) || t.album_artist_id == id)
-            })
-            .filter(|t| {
-                q.format
+                && q.format
                     .as_ref()
-                    .is_none_or(|f| t.audio.container.eq_ignore_ascii_case(f))
-            })
-            .collect();
-        match sort {
-            TrackSort::Name => items.sort_by(|a, b| name_cmp(&a.tags.title, &b.tags.title)),
-            TrackSort::Year => items.sort_by(|a, b| {
-                a.tags
-                    .year
-                    .cmp(&b.tags.year)
-                    .then_with(|| name_cmp(&a.tags.title, &b.tags.title))
-            }),
-            TrackSort::DateAdded => {
-                items.sort_by(|a, b| a.added_at.cmp(&b.added_at).then(a.id.cmp(&b.id)))
-            }
-        }
-        if q.descending {
-            items.reverse();
-        }
-        page(items.into_iter().cloned().collect(), q)
+                    .is_none_or(|f| t.audio.container.eq_ignore_ascii_case(f));
+            ok.then(|| t.clone())
+        })
     }
 
     /// One track.

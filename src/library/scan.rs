@@ -212,9 +212,12 @@ impl Library {
         if self.running.swap(true, Ordering::AcqRel) {
             return false;
         }
+        // Marked as running before this returns, so a caller that asks for the status next
+        // sees this scan, not the previous one.
+        self.begin(full);
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            this.run(full);
+            this.run();
         });
         true
     }
@@ -224,20 +227,26 @@ impl Library {
         while self.running.swap(true, Ordering::AcqRel) {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        self.run(full)
+        self.begin(full);
+        self.run()
     }
 
-    fn run(&self, full: bool) -> ScanStatus {
-        let counters = Arc::new(Counters::default());
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let started = Instant::now();
+    fn begin(&self, full: bool) {
         *self.current.lock() = Some(Current {
             full,
-            started,
+            started: Instant::now(),
             started_at: now(),
-            counters: counters.clone(),
-            failures: failures.clone(),
+            counters: Arc::new(Counters::default()),
+            failures: Arc::new(Mutex::new(Vec::new())),
         });
+    }
+
+    fn run(&self) -> ScanStatus {
+        let (full, started, counters, failures) = {
+            let current = self.current.lock();
+            let c = current.as_ref().expect("begin() ran first");
+            (c.full, c.started, c.counters.clone(), c.failures.clone())
+        };
         // A panic anywhere in a scan must not leave the library marked as scanning forever.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for folder in &self.folders {
