@@ -116,17 +116,24 @@ fn musewave_version() -> &'static str {
     )
 }
 
-fn init_logging(config: &Config) {
+/// Starts logging; log lines are written on a background thread until the returned guard
+/// drops (it flushes them then).
+fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
     // RUST_LOG wins over the configured level, so a one-off debugging run needs no edit.
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    // A request must not wait for its log line to reach the journal or a terminal.
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // Colours only for a terminal: the journal and log files would store the escape codes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(writer);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
+    guard
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
@@ -161,7 +168,7 @@ fn main() -> anyhow::Result<()> {
         media: Vec::new(),
     }) {
         Command::Serve { .. } => {
-            init_logging(&config);
+            let _logs = init_logging(&config);
             runtime.block_on(serve(config))
         }
         Command::Config {
@@ -178,6 +185,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let listen = config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -202,23 +210,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         musewave_version()
     );
     std::io::stdout().flush()?;
-    musewave::run(app, listener, shutdown_signal()).await
+    musewave::run(app, listener, shutdown).await
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// the future is first polled: a SIGTERM arriving right after readiness must still start a
+/// graceful shutdown rather than kill the process.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate()).context("while listening for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("while listening for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    })
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
