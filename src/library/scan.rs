@@ -22,6 +22,9 @@ const AUDIO_EXTENSIONS: &[&str] = &[
     "mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "m4b", "wav", "aif", "aiff",
 ];
 
+/// Files probed in parallel before their results are stored.
+const PROBE_CHUNK: usize = 256;
+
 /// At most this many failures are listed in a report (all are counted).
 const MAX_LISTED_FAILURES: usize = 1000;
 
@@ -325,53 +328,25 @@ impl Library {
         }
         // What is left in `known` is gone from disk, or moved: moves are matched below.
         let mut missing: HashSet<TrackId> = known.values().map(|(id, ..)| *id).collect();
-        let probed: Vec<(Found, Option<TrackId>, ProbeOutcome)> = work
-            .into_par_iter()
-            .map(|(f, id)| {
-                let rel = Path::new(std::ffi::OsStr::from_bytes(&f.rel));
-                let result = probe::probe(folder, rel, &self.options)
-                    .and_then(|p| Ok((p, fingerprint_key(&probe::fingerprint(&folder.join(rel))?))))
-                    .map_err(|e| e.to_string());
-                (f, id, result)
-            })
-            .collect();
-        for (f, existing, result) in probed {
-            counters.seen.fetch_add(1, Ordering::Relaxed);
-            let path_text = format!("{}/{}", key, String::from_utf8_lossy(&f.rel));
-            let (p, fingerprint) = match result {
-                Ok(ok) => ok,
-                Err(reason) => {
-                    push_failure(failures, counters, &path_text, reason);
-                    if let Some(id) = existing {
-                        // It was audio and no longer is: it leaves the catalog.
-                        if self.catalog.remove(id).is_ok() {
-                            counters.removed.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    continue;
-                }
-            };
-            let draft = draft(&key, &f, fingerprint, p);
-            let (target, counter) = match existing {
-                Some(id) => (Some(id), &counters.updated),
-                None => match self.moved_from(fingerprint, &missing) {
-                    Some(id) => {
-                        missing.remove(&id);
-                        (Some(id), &counters.moved)
-                    }
-                    None => (None, &counters.added),
-                },
-            };
-            match self.catalog.upsert(target, draft) {
-                Ok(_) => {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => push_failure(
-                    failures,
-                    counters,
-                    &path_text,
-                    format!("could not be stored: {e}"),
-                ),
+        // Probed in parallel a chunk at a time, so memory holds one chunk's results, not the
+        // whole folder's.
+        let mut work = work.into_iter().peekable();
+        while work.peek().is_some() {
+            let chunk: Vec<(Found, Option<TrackId>)> = work.by_ref().take(PROBE_CHUNK).collect();
+            let probed: Vec<(Found, Option<TrackId>, ProbeOutcome)> = chunk
+                .into_par_iter()
+                .map(|(f, id)| {
+                    let rel = Path::new(std::ffi::OsStr::from_bytes(&f.rel));
+                    let result = probe::probe(folder, rel, &self.options)
+                        .and_then(|p| {
+                            Ok((p, fingerprint_key(&probe::fingerprint(&folder.join(rel))?)))
+                        })
+                        .map_err(|e| e.to_string());
+                    (f, id, result)
+                })
+                .collect();
+            for (f, existing, result) in probed {
+                self.apply(&key, f, existing, result, &mut missing, counters, failures);
             }
         }
         for id in missing {
@@ -381,6 +356,60 @@ impl Library {
                 }
                 Err(e) => tracing::error!(error = %e, "removing a track"),
             }
+        }
+    }
+
+    /// Takes one probed file into the catalog: a change, a move, a new track or a failure.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one scan's running state, passed down"
+    )]
+    fn apply(
+        &self,
+        key: &str,
+        f: Found,
+        existing: Option<TrackId>,
+        result: ProbeOutcome,
+        missing: &mut HashSet<TrackId>,
+        counters: &Counters,
+        failures: &Mutex<Vec<ScanFailure>>,
+    ) {
+        counters.seen.fetch_add(1, Ordering::Relaxed);
+        let path_text = format!("{}/{}", key, String::from_utf8_lossy(&f.rel));
+        let (p, fingerprint) = match result {
+            Ok(ok) => ok,
+            Err(reason) => {
+                push_failure(failures, counters, &path_text, reason);
+                if let Some(id) = existing {
+                    // It was audio and no longer is: it leaves the catalog.
+                    if self.catalog.remove(id).is_ok() {
+                        counters.removed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                return;
+            }
+        };
+        let draft = draft(key, &f, fingerprint, p);
+        let (target, counter) = match existing {
+            Some(id) => (Some(id), &counters.updated),
+            None => match self.moved_from(fingerprint, missing) {
+                Some(id) => {
+                    missing.remove(&id);
+                    (Some(id), &counters.moved)
+                }
+                None => (None, &counters.added),
+            },
+        };
+        match self.catalog.upsert(target, draft) {
+            Ok(_) => {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => push_failure(
+                failures,
+                counters,
+                &path_text,
+                format!("could not be stored: {e}"),
+            ),
         }
     }
 
