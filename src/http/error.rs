@@ -197,8 +197,6 @@ pub async fn handle_rejection(err: Rejection) -> Result<Response, Infallible> {
             field: Some(e.name().to_owned()),
             message: e.to_string(),
         }
-    } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::BodyTooLarge { limit: 0 }
     } else {
         ApiError::Service(Error::Internal(format!("unhandled rejection: {err:?}")))
     };
