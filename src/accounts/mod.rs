@@ -204,8 +204,8 @@ impl Accounts {
         Ok(self.users.len()? as u64)
     }
 
-    /// Creates an account (admin action, CLI, bootstrap, or a permitted registration).
-    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+    /// Validates `new` and builds its account record, password hashed; nothing is stored.
+    async fn new_user_record(new: NewUser) -> Result<User> {
         let username = Username::parse(&new.username)
             .map_err(|e| Error::invalid("username", e.to_string()))?;
         password::validate(&new.password)?;
@@ -215,7 +215,7 @@ impl Accounts {
             .filter(|d| !d.is_empty())
             .unwrap_or_else(|| username.to_string());
         check_len("display_name", &display_name, MAX_DISPLAY_NAME)?;
-        let user = User {
+        Ok(User {
             id: UserId::new(),
             display_name,
             bio: String::new(),
@@ -225,7 +225,12 @@ impl Accounts {
             created_at: now(),
             avatar_version: None,
             username,
-        };
+        })
+    }
+
+    /// Creates an account (admin action, CLI, bootstrap, or a permitted registration).
+    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        let user = Self::new_user_record(new).await?;
         self.insert_new_user(&user)?;
         self.store.flush().await?;
         Ok(user)
@@ -311,25 +316,13 @@ impl Accounts {
                     .ok_or_else(|| {
                         Error::invalid("invite_code", "the invite code is invalid, used or expired")
                     })?;
-                let username = Username::parse(&username)
-                    .map_err(|e| Error::invalid("username", e.to_string()))?;
-                password::validate(&password)?;
-                let display_name = display_name
-                    .map(|d| d.trim().to_owned())
-                    .filter(|d| !d.is_empty())
-                    .unwrap_or_else(|| username.to_string());
-                check_len("display_name", &display_name, MAX_DISPLAY_NAME)?;
-                let user = User {
-                    id: UserId::new(),
-                    display_name,
-                    bio: String::new(),
-                    role: invite.role,
-                    disabled: false,
-                    password_hash: password::hash_async(password).await?,
-                    created_at: now(),
-                    avatar_version: None,
+                let user = Self::new_user_record(NewUser {
                     username,
-                };
+                    password,
+                    display_name,
+                    role: invite.role,
+                })
+                .await?;
                 let folded = user.username.folded();
                 // Using the code and creating the account is one transaction: two people
                 // racing with one code cannot both get an account.
