@@ -129,11 +129,53 @@ def watcher_latency(binary, music_src, runs=5):
     return samples
 
 
+def serve_figures(binary, data, music, secs):
+    """Serves a scanned library; returns RSS and wrk figures for lists, details and search."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSEWAVE_")}
+    env["MUSEWAVE_ADMIN_PASSWORD"] = PASSWORD
+    env["MUSEWAVE_LOG__LEVEL"] = "warn"
+    proc = subprocess.Popen([binary, "--data-dir", data, "serve", "--listen", f"127.0.0.1:{port}", "--media", music],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(base + "/healthz")
+            break
+        except OSError:
+            time.sleep(0.1)
+    req = urllib.request.Request(base + "/api/v1/auth/login", data=json.dumps(
+        {"username": "admin", "password": PASSWORD}).encode(), headers={"content-type": "application/json"})
+    token = json.load(urllib.request.urlopen(req))["access_token"]
+    get = lambda p: json.load(urllib.request.urlopen(urllib.request.Request(base + p, headers={"authorization": f"Bearer {token}"})))
+    while get("/api/v1/library/scan")["state"] != "idle":
+        time.sleep(0.2)
+    album = get("/api/v1/albums?limit=1")["items"][0]["id"]
+    track = get("/api/v1/tracks?limit=1")["items"][0]["id"]
+    get("/api/v1/tracks?limit=50")  # builds the cached orders
+    get("/api/v1/albums?limit=50")
+    rss = int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{proc.pid}/status").read()).group(1)) / 1024
+    out = {"rss_mb": rss}
+    for name, path in [("baseline /healthz", "/healthz"), ("track list", "/api/v1/tracks?limit=50&offset=5000"),
+                       ("album list", "/api/v1/albums?limit=50&sort=year"), ("album detail", f"/api/v1/albums/{album}"),
+                       ("track detail", f"/api/v1/tracks/{track}"), ("search 'love'", "/api/v1/search?q=love"),
+                       ("search 'track 12'", "/api/v1/search?q=track%2012")]:
+        o = subprocess.run(["wrk", "-t2", "-c32", f"-d{secs}s", "--latency", "-H", f"Authorization: Bearer {token}",
+                            base + path], capture_output=True, text=True, check=True).stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", o).group(1))
+        m = re.search(r"99%\s+([\d.]+)(us|ms|s)", o)
+        out[name] = (rps, float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)])
+    proc.terminate()
+    proc.wait()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracks", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--bin")
+    ap.add_argument("--serve", action="store_true", help="also measure serving the scanned library (wrk, 32 connections)")
     args = ap.parse_args()
     binary = os.path.abspath(args.bin) if args.bin else os.path.join(ROOT, "target", "release", "musewave")
     if not args.bin:
@@ -158,6 +200,13 @@ def main():
     print(f"first scan:  median {med(firsts, 1):,.0f} tracks/s ({med(firsts, 0):.2f} s with process start), peak RSS median {med(firsts, 2):.0f} MB")
     print(f"   e.g. {firsts[0][3]}")
     print(f"rescan unchanged: median {med(rescans, 0):.3f} s with process start and store open, peak RSS {med(rescans, 2):.0f} MB")
+    if args.serve:
+        with tempfile.TemporaryDirectory() as d:
+            scan(binary, os.path.join(d, "data"), music)
+            fig = serve_figures(binary, os.path.join(d, "data"), music, 8)
+        print(f"serving {args.tracks} tracks: RSS {fig.pop('rss_mb'):.0f} MB")
+        for name, (rps, p99) in fig.items():
+            print(f"   {name:<20} {rps:>9,.0f} req/s  p99 {p99:.2f} ms")
     lat = watcher_latency(binary, music)
     print(f"watcher, copied -> visible in the API: median {statistics.median(lat):.2f} s, max {max(lat):.2f} s")
 

@@ -137,6 +137,29 @@ pub struct GenreView {
 /// Walks `order` (backwards when descending), keeps what `keep` accepts, and returns the
 /// requested page with the count of all kept items.
 fn page<I: Copy, T>(order: &[I], q: &ListQuery, mut keep: impl FnMut(I) -> Option<T>) -> Page<T> {
+    let unfiltered = q.genre.is_none()
+        && q.year_from.is_none()
+        && q.year_to.is_none()
+        && q.artist.is_none()
+        && q.format.is_none();
+    if unfiltered {
+        // Every id in the order is kept (the order is rebuilt on any change), so the page is a
+        // slice and the total is the length: no walk over the whole catalog.
+        let ids: Box<dyn Iterator<Item = &I>> = if q.descending {
+            Box::new(order.iter().rev())
+        } else {
+            Box::new(order.iter())
+        };
+        let items = ids
+            .skip(q.offset)
+            .take(q.limit)
+            .filter_map(|i| keep(*i))
+            .collect();
+        return Page {
+            items,
+            total: order.len(),
+        };
+    }
     let mut items = Vec::with_capacity(q.limit.min(order.len()));
     let mut total = 0;
     let mut visit = |id: I| {
