@@ -18,18 +18,27 @@ macro_rules! uuid_id {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(Uuid);
 
-        // Serialised in the same 32-hex-digit form as `Display`, so an id reads the same in
-        // the API, in URLs and in a backup.
+        // Text formats (the API, JSON) get the same 32-hex-digit form as `Display`, so an id
+        // reads the same in a response and in a URL; binary formats (the store) get the 16 raw
+        // bytes.
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
+                if s.is_human_readable() {
+                    s.collect_str(self)
+                } else {
+                    s.serialize_u128(self.0.as_u128())
+                }
             }
         }
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                if d.is_human_readable() {
+                    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                    s.parse().map_err(serde::de::Error::custom)
+                } else {
+                    u128::deserialize(d).map(|n| Self(Uuid::from_u128(n)))
+                }
             }
         }
 

@@ -120,7 +120,7 @@ impl fmt::Display for Username {
 }
 
 /// A user account.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Stable id.
     pub id: UserId,

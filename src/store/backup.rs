@@ -577,7 +577,7 @@ mod tests {
         text.lines()
             .filter_map(|l| serde_json::from_str::<Entry<String>>(l).ok())
             .filter(|e| e.t == "a" || e.t == "b")
-            .map(|e| serde_json::from_slice::<u64>(&BASE64.decode(e.v).unwrap()).unwrap())
+            .map(|e| super::super::decode_value::<u64>("a", &BASE64.decode(e.v).unwrap()).unwrap())
             .sum()
     }
 

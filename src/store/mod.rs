@@ -4,8 +4,8 @@
 //! # Layout
 //! - [`codec`]: key encoding, typed keys to order-preserving bytes.
 //! - this module: [`Store`] (open, schema version and migrations, meta settings, flush) and
-//!   [`Table`], a typed handle over one sled tree. Values are JSON, encoded in exactly one place
-//!   (`encode_value`/`decode_value`).
+//!   [`Table`], a typed handle over one sled tree. Values are postcard (JSON before schema 3),
+//!   encoded in exactly one place (`encode_value`/`decode_value`).
 //! - [`transaction`]: atomic writes across several tables, with aborts carrying domain errors.
 //! - [`backup`]: point-in-time export and restore in a versioned, checksummed text format.
 //!
@@ -73,15 +73,15 @@ pub enum StoreError {
         /// The tree the value was read from.
         tree: String,
         /// What is wrong with it.
-        source: serde_json::Error,
+        source: ValueError,
     },
-    /// A value could not be encoded for `tree` (e.g. a map with non-string keys).
+    /// A value could not be encoded for `tree`.
     #[error("cannot encode a value for tree {tree}: {source}")]
     EncodeValue {
         /// The tree the value was meant for.
         tree: String,
         /// Why encoding failed.
-        source: serde_json::Error,
+        source: ValueError,
     },
     /// The store was written by a newer musewave than this one.
     #[error(
@@ -388,6 +388,24 @@ impl Store {
         })
     }
 
+    /// Writes raw bytes under a raw key, as an older version of the store would have.
+    #[cfg(test)]
+    pub(crate) fn insert_raw(
+        &self,
+        tree: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), StoreError> {
+        self.inner.db.open_tree(tree)?.insert(key, value)?;
+        Ok(())
+    }
+
+    /// Reads raw bytes under a raw key.
+    #[cfg(test)]
+    pub(crate) fn get_raw(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.inner.db.open_tree(tree)?.get(key)?.map(|v| v.to_vec()))
+    }
+
     /// Reads an application setting from the meta tree.
     pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.inner.meta.get(key)?.map(|v| v.to_vec()))
@@ -437,17 +455,47 @@ impl Store {
     }
 }
 
+/// Why a value does not encode or decode.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    /// The compact binary form.
+    #[error(transparent)]
+    Binary(#[from] postcard::Error),
+    /// The JSON form that schema versions before 3 wrote.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The value decoded but bytes were left over: it is not of the table's type.
+    #[error("{0} bytes left over after the value")]
+    TrailingBytes(usize),
+}
+
+/// First byte of a value in the compact binary form. JSON text never starts with it, so values
+/// written before schema 3 still read until the 2 -> 3 migration rewrites them.
+const BINARY_VALUE: u8 = 0x01;
+
 /// The single place values are encoded; change the format here and nowhere else.
+///
+/// Values are postcard (varints, no field names): a catalog row takes a fifth of its JSON
+/// size, and sled keeps every page it has read in memory, so the store's resident size follows
+/// the encoded size of the library.
 fn encode_value<V: Serialize>(tree: &str, value: &V) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(value).map_err(|source| StoreError::EncodeValue {
+    postcard::to_extend(value, vec![BINARY_VALUE]).map_err(|e| StoreError::EncodeValue {
         tree: tree.to_owned(),
-        source,
+        source: e.into(),
     })
 }
 
-/// The inverse of [`encode_value`].
+/// The inverse of [`encode_value`]; also reads the JSON values of older schema versions.
 fn decode_value<V: DeserializeOwned>(tree: &str, bytes: &[u8]) -> Result<V, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::CorruptValue {
+    let decoded = match bytes.split_first() {
+        Some((&BINARY_VALUE, rest)) => match postcard::take_from_bytes(rest) {
+            Ok((value, [])) => Ok(value),
+            Ok((_, left)) => Err(ValueError::TrailingBytes(left.len())),
+            Err(e) => Err(e.into()),
+        },
+        _ => serde_json::from_slice(bytes).map_err(ValueError::from),
+    };
+    decoded.map_err(|source| StoreError::CorruptValue {
         tree: tree.to_owned(),
         source,
     })

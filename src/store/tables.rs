@@ -10,12 +10,19 @@ use crate::domain::{
 
 /// The schema this binary reads and writes.
 pub const SCHEMA: Schema = Schema {
-    version: 2,
-    migrations: &[Migration {
-        from: 1,
-        description: "index sessions by user, so signing out everywhere needs no full scan",
-        run: index_sessions_by_user,
-    }],
+    version: 3,
+    migrations: &[
+        Migration {
+            from: 1,
+            description: "index sessions by user, so signing out everywhere needs no full scan",
+            run: index_sessions_by_user,
+        },
+        Migration {
+            from: 2,
+            description: "rewrite values from JSON into the compact binary form",
+            run: rewrite_values,
+        },
+    ],
 };
 
 /// Accounts by id.
@@ -68,6 +75,34 @@ fn index_sessions_by_user(store: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// 2 -> 3: reads every value (JSON) and writes it back in the binary form. Rerunning it after
+/// a crash part-way is harmless: both forms read.
+fn rewrite_values(store: &Store) -> Result<(), StoreError> {
+    fn rewrite<K: Key, V: serde::Serialize + serde::de::DeserializeOwned>(
+        store: &Store,
+        def: TableDef<K, V>,
+    ) -> Result<(), StoreError> {
+        let table = store.table(def)?;
+        for entry in table.iter() {
+            let (k, v) = entry?;
+            table.insert(&k, &v)?;
+        }
+        Ok(())
+    }
+    rewrite(store, USERS)?;
+    rewrite(store, USERNAMES)?;
+    rewrite(store, SESSIONS)?;
+    rewrite(store, USER_SESSIONS)?;
+    rewrite(store, REFRESH_TOKENS)?;
+    rewrite(store, INVITES)?;
+    rewrite(store, TRACKS)?;
+    rewrite(store, TRACK_PATHS)?;
+    rewrite(store, TRACK_FINGERPRINTS)?;
+    rewrite(store, ALBUM_KEYS)?;
+    rewrite(store, ARTIST_KEYS)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,9 +149,51 @@ mod tests {
         assert!(matches!(
             Store::open(dir.path(), &opts, &v1),
             Err(StoreError::SchemaTooNew {
-                found: 2,
+                found: 3,
                 supported: 1
             })
         ));
+    }
+
+    /// A store as schema 2 wrote it: JSON values. After the upgrade every value is binary and
+    /// reads back the same.
+    #[test]
+    fn schema_2_json_values_are_rewritten_in_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = super::super::StoreOptions {
+            cache_capacity_bytes: 8 << 20,
+        };
+        let v2 = Schema {
+            version: 2,
+            migrations: &[],
+        };
+        let user = User {
+            id: UserId::new(),
+            username: crate::domain::Username::try_from("ada".to_owned()).unwrap(),
+            display_name: "Ada".into(),
+            bio: "Composer".into(),
+            role: crate::domain::Role::Artist,
+            disabled: false,
+            password_hash: "$argon2id$stub".into(),
+            created_at: now(),
+            avatar_version: Some(2),
+        };
+        let key = user.id.encode();
+        {
+            let store = Store::open(dir.path(), &opts, &v2).unwrap();
+            store
+                .insert_raw(USERS.name(), &key, &serde_json::to_vec(&user).unwrap())
+                .unwrap();
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(dir.path(), &opts, &SCHEMA).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 3);
+        let raw = store.get_raw(USERS.name(), &key).unwrap().unwrap();
+        assert_eq!(raw[0], super::super::BINARY_VALUE);
+        assert!(raw.len() < serde_json::to_vec(&user).unwrap().len());
+        assert_eq!(
+            store.table(USERS).unwrap().get(&user.id).unwrap(),
+            Some(user)
+        );
     }
 }

@@ -125,7 +125,8 @@ async fn a_store_from_a_newer_musewave_is_refused() {
         Err(e) => format!("{e:#}"),
     };
     assert!(
-        err.contains("schema version 3") && err.contains("upgrade musewave"),
+        err.contains(&format!("schema version {}", future.version))
+            && err.contains("upgrade musewave"),
         "{err}"
     );
 }
