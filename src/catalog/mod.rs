@@ -1,18 +1,25 @@
 //! The catalog: tracks in the store, and albums, artists and genres derived from them in
 //! memory, kept in step with every write so lists and details are answered without touching
 //! the disk. The search index is updated in the same step.
+//!
+//! Memory holds a compact [`TrackRow`] per track (what lists, filters, sorting and the scanner
+//! need); the full record with every tag stays in the store and is read for a track's detail.
+//! Readers borrow rows under a read lock through a [`Reader`], so a list page copies nothing
+//! but what goes on the wire.
 
 pub mod search;
 mod views;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use hashbrown::HashTable;
 use parking_lot::RwLock;
 
 use self::search::{fold, Doc, Kind, SearchIndex};
 pub use self::views::{
-    AlbumSort, AlbumView, ArtistSort, ArtistView, GenreView, ListQuery, Page, TrackSort,
+    AlbumSort, ArtistSort, GenreView, ListQuery, Page, Reader, TrackRef, TrackSort,
 };
 use crate::domain::{now, AlbumId, ArtistId, MediaFile, Track, TrackId, UnixTime};
 use crate::error::{Error, Result};
@@ -49,7 +56,7 @@ pub struct Album {
     /// Earliest year among its tracks.
     pub year: Option<i32>,
     /// Genres of its tracks.
-    pub genres: BTreeSet<String>,
+    pub genres: BTreeSet<Arc<str>>,
     /// Tracks in disc and track order.
     pub tracks: BTreeSet<(u32, u32, TrackId)>,
     /// Sum of track durations.
@@ -59,7 +66,7 @@ pub struct Album {
     /// Whether it groups under Various Artists.
     pub compilation: bool,
     /// Audio formats (containers) of its tracks.
-    pub formats: BTreeSet<String>,
+    pub formats: BTreeSet<Arc<str>>,
 }
 
 /// An artist derived from the tracks and albums naming it.
@@ -77,10 +84,56 @@ pub struct Artist {
     pub added_at: UnixTime,
 }
 
+/// What memory keeps of a track: enough for lists, filters, sorting, artwork and the scanner,
+/// in about two hundred bytes. Every other tag is in the stored [`Track`].
+#[derive(Debug)]
+pub struct TrackRow {
+    /// Stable id.
+    pub id: TrackId,
+    /// Title.
+    pub title: Box<str>,
+    /// Performing artists, in tag order.
+    pub artist_ids: Box<[ArtistId]>,
+    /// Its album.
+    pub album_id: AlbumId,
+    /// The album artist (Various Artists for compilations).
+    pub album_artist_id: ArtistId,
+    /// Track number on its disc.
+    pub track_number: Option<u32>,
+    /// Disc number.
+    pub disc_number: Option<u32>,
+    /// Release year.
+    pub year: Option<i32>,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+    /// Genres, shared with every other track that has them.
+    pub genres: Box<[Arc<str>]>,
+    /// Container format (`flac`, `mp3`, ...), shared.
+    pub format: Arc<str>,
+    /// When the track entered the catalog.
+    pub added_at: UnixTime,
+    /// Whether the file embeds a picture.
+    pub embedded_cover: bool,
+    /// Media folder, shared.
+    pub folder: Arc<str>,
+    /// Path inside the folder, raw bytes.
+    pub rel: Box<[u8]>,
+    /// File size when scanned.
+    pub size: u64,
+    /// File modification time when scanned, nanoseconds.
+    pub mtime_ns: i128,
+    /// Content fingerprint.
+    pub fingerprint: u64,
+}
+
 #[derive(Default)]
 struct State {
-    tracks: HashMap<TrackId, Arc<Track>>,
-    by_path: HashMap<(String, Vec<u8>), TrackId>,
+    tracks: HashMap<TrackId, TrackRow>,
+    /// Track ids by the hash of their (folder, path): the path lives once, in the row.
+    by_path: HashTable<TrackId>,
+    path_hasher: std::hash::RandomState,
+    /// Genre, format and folder names, one allocation each however many rows hold them.
+    symbols: HashSet<Arc<str>>,
     albums: HashMap<AlbumId, Album>,
     artists: HashMap<ArtistId, Artist>,
     /// Bumped on every change, so cached list orders know when they are stale.
@@ -137,7 +190,7 @@ impl Catalog {
             let mut state = catalog.state.write();
             for entry in catalog.tracks.iter() {
                 let (_, track) = entry?;
-                state.add(Arc::new(track));
+                state.add(&track);
             }
         }
         catalog.reindex_all();
@@ -148,17 +201,16 @@ impl Catalog {
         let state = self.state.read();
         let mut docs =
             Vec::with_capacity(state.tracks.len() + state.albums.len() + state.artists.len());
-        docs.extend(state.tracks.values().map(|t| track_doc(t)));
+        docs.extend(state.tracks.values().map(|t| state.track_doc(t)));
         docs.extend(state.albums.values().map(album_doc));
         docs.extend(state.artists.values().map(artist_doc));
         self.search.upsert_many(docs);
     }
 
-    /// The track at a media path, if catalogued.
-    pub fn track_at(&self, folder: &str, rel: &[u8]) -> Option<Arc<Track>> {
+    /// The track catalogued at a media path.
+    pub fn track_at(&self, folder: &str, rel: &[u8]) -> Option<TrackId> {
         let state = self.state.read();
-        let id = state.by_path.get(&(folder.to_owned(), rel.to_vec()))?;
-        state.tracks.get(id).cloned()
+        state.find_path(folder, rel)
     }
 
     /// Every catalogued file under `folder`: path -> (id, size, mtime).
@@ -167,8 +219,8 @@ impl Catalog {
         state
             .tracks
             .values()
-            .filter(|t| t.file.folder == folder)
-            .map(|t| (t.file.rel.clone(), (t.id, t.file.size, t.file.mtime_ns)))
+            .filter(|t| &*t.folder == folder)
+            .map(|t| (t.rel.to_vec(), (t.id, t.size, t.mtime_ns)))
             .collect()
     }
 
@@ -182,8 +234,16 @@ impl Catalog {
     }
 
     /// Adds a new track, or replaces the track `existing` (keeping its id) with the draft.
-    pub fn upsert(&self, existing: Option<TrackId>, draft: TrackDraft) -> Result<Arc<Track>> {
-        let old = existing.and_then(|id| self.state.read().tracks.get(&id).cloned());
+    pub fn upsert(&self, existing: Option<TrackId>, draft: TrackDraft) -> Result<TrackId> {
+        let old = existing.and_then(|id| {
+            let state = self.state.read();
+            state.tracks.get(&id).map(|t| OldFile {
+                id,
+                key: (t.folder.to_string(), t.rel.to_vec()),
+                fingerprint: t.fingerprint,
+                added_at: t.added_at,
+            })
+        });
         let t = now();
         let album_artist = album_artist_name(&draft.tags);
         let album_title = if draft.tags.album.is_empty() {
@@ -239,8 +299,8 @@ impl Catalog {
                     let paths = tx.table(&self.paths);
                     let fps = tx.table(&self.fingerprints);
                     if let Some(old) = &old {
-                        paths.remove(&(old.file.folder.clone(), old.file.rel.clone()))?;
-                        fps.remove(&(old.file.fingerprint, old.id))?;
+                        paths.remove(&old.key)?;
+                        fps.remove(&(old.fingerprint, old.id))?;
                     }
                     paths.insert(&file_key, &track_id)?;
                     fps.insert(&(draft.file.fingerprint, track_id), &())?;
@@ -261,32 +321,35 @@ impl Catalog {
                 },
             )
             .map_err(tx_err)?;
-        let track = Arc::new(track);
         let touched = {
             let mut state = self.state.write();
             let mut touched = Touched::default();
             if let Some(old) = &old {
                 touched.merge(state.remove(old.id));
             }
-            touched.merge(state.add(track.clone()));
+            touched.merge(state.add(&track));
             touched
         };
-        self.reindex(&touched, Some(&track), old.as_ref().map(|o| o.id));
-        Ok(track)
+        self.reindex(&touched, Some(track.id), old.as_ref().map(|o| o.id));
+        Ok(track.id)
     }
 
     /// Removes a track from the catalog.
     pub fn remove(&self, id: TrackId) -> Result<()> {
-        let Some(old) = self.state.read().tracks.get(&id).cloned() else {
+        let Some(old) = self.state.read().tracks.get(&id).map(|t| OldFile {
+            id,
+            key: (t.folder.to_string(), t.rel.to_vec()),
+            fingerprint: t.fingerprint,
+            added_at: t.added_at,
+        }) else {
             return Ok(());
         };
         self.store
             .transaction(&[&self.tracks, &self.paths, &self.fingerprints], |tx| {
                 tx.table(&self.tracks).remove(&id)?;
-                tx.table(&self.paths)
-                    .remove(&(old.file.folder.clone(), old.file.rel.clone()))?;
+                tx.table(&self.paths).remove(&old.key)?;
                 tx.table(&self.fingerprints)
-                    .remove(&(old.file.fingerprint, id))?;
+                    .remove(&(old.fingerprint, id))?;
                 Ok::<_, TxError<Error>>(())
             })
             .map_err(tx_err)?;
@@ -295,16 +358,16 @@ impl Catalog {
         Ok(())
     }
 
-    fn reindex(&self, touched: &Touched, track: Option<&Arc<Track>>, removed: Option<TrackId>) {
+    fn reindex(&self, touched: &Touched, track: Option<TrackId>, removed: Option<TrackId>) {
         if let Some(id) = removed {
-            if track.is_none_or(|t| t.id != id) {
+            if track != Some(id) {
                 self.search.remove(Kind::Track, id.as_uuid().as_u128());
             }
         }
-        if let Some(t) = track {
-            self.search.upsert(track_doc(t));
-        }
         let state = self.state.read();
+        if let Some(t) = track.and_then(|id| state.tracks.get(&id)) {
+            self.search.upsert(state.track_doc(t));
+        }
         for id in &touched.albums {
             match state.albums.get(id) {
                 Some(a) => self.search.upsert(album_doc(a)),
@@ -329,16 +392,18 @@ impl Catalog {
         Ok(self.store.flush_blocking()?)
     }
 
-    /// Number of tracks, albums and artists.
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let s = self.state.read();
-        (s.tracks.len(), s.albums.len(), s.artists.len())
-    }
-
     /// The search index.
     pub fn search_index(&self) -> &SearchIndex {
         &self.search
     }
+}
+
+/// What a write needs of the row it replaces or removes.
+struct OldFile {
+    id: TrackId,
+    key: (String, Vec<u8>),
+    fingerprint: u64,
+    added_at: UnixTime,
 }
 
 /// Albums and artists that appeared or may have disappeared, whose search entries need a look.
@@ -353,18 +418,6 @@ impl Touched {
     fn merge(&mut self, other: Touched) {
         self.albums.extend(other.albums);
         self.artists.extend(other.artists);
-    }
-}
-
-fn track_doc(t: &Track) -> Doc {
-    let mut secondary = t.tags.artists.clone();
-    secondary.push(t.tags.album.clone());
-    Doc {
-        kind: Kind::Track,
-        id: t.id.as_uuid().as_u128(),
-        name: t.tags.title.clone(),
-        secondary,
-        popularity: 0,
     }
 }
 
@@ -389,6 +442,48 @@ fn artist_doc(a: &Artist) -> Doc {
 }
 
 impl State {
+    fn path_hash(&self, folder: &str, rel: &[u8]) -> u64 {
+        self.path_hasher.hash_one((folder, rel))
+    }
+
+    fn find_path(&self, folder: &str, rel: &[u8]) -> Option<TrackId> {
+        let hash = self.path_hash(folder, rel);
+        self.by_path
+            .find(hash, |id| {
+                self.tracks
+                    .get(id)
+                    .is_some_and(|t| &*t.folder == folder && &*t.rel == rel)
+            })
+            .copied()
+    }
+
+    fn symbol(&mut self, name: &str) -> Arc<str> {
+        if let Some(s) = self.symbols.get(name) {
+            return Arc::clone(s);
+        }
+        let s: Arc<str> = name.into();
+        self.symbols.insert(Arc::clone(&s));
+        s
+    }
+
+    fn track_doc(&self, t: &TrackRow) -> Doc {
+        let mut secondary: Vec<String> = t
+            .artist_ids
+            .iter()
+            .filter_map(|a| self.artists.get(a).map(|a| a.name.clone()))
+            .collect();
+        if let Some(album) = self.albums.get(&t.album_id) {
+            secondary.push(album.title.clone());
+        }
+        Doc {
+            kind: Kind::Track,
+            id: t.id.as_uuid().as_u128(),
+            name: t.title.to_string(),
+            secondary,
+            popularity: 0,
+        }
+    }
+
     fn artist_entry(&mut self, id: ArtistId, name: &str, at: UnixTime) -> &mut Artist {
         self.artists.entry(id).or_insert_with(|| Artist {
             id,
@@ -399,14 +494,13 @@ impl State {
         })
     }
 
-    fn add(&mut self, t: Arc<Track>) -> Touched {
+    fn add(&mut self, t: &Track) -> Touched {
         let mut touched = Touched::default();
-        self.by_path
-            .insert((t.file.folder.clone(), t.file.rel.clone()), t.id);
+        let unknown = ["Unknown Artist".to_owned()];
         let names = if t.tags.artists.is_empty() {
-            vec!["Unknown Artist".to_owned()]
+            &unknown[..]
         } else {
-            t.tags.artists.clone()
+            &t.tags.artists[..]
         };
         for (id, name) in t.artist_ids.iter().zip(names.iter()) {
             if !self.artists.contains_key(id) {
@@ -421,6 +515,9 @@ impl State {
         self.artist_entry(t.album_artist_id, &album_artist, t.added_at)
             .albums
             .insert(t.album_id);
+        let genres: Box<[Arc<str>]> = t.tags.genres.iter().map(|g| self.symbol(g)).collect();
+        let format = self.symbol(&t.audio.container);
+        let folder = self.symbol(&t.file.folder);
         let album = self.albums.entry(t.album_id).or_insert_with(|| Album {
             id: t.album_id,
             title: if t.tags.album.is_empty() {
@@ -451,26 +548,63 @@ impl State {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        album.genres.extend(t.tags.genres.iter().cloned());
-        album.formats.insert(t.audio.container.clone());
+        album.genres.extend(genres.iter().cloned());
+        album.formats.insert(Arc::clone(&format));
         album.added_at = album.added_at.min(t.added_at);
         if is_new_album {
             touched.albums.insert(t.album_id);
         }
-        self.tracks.insert(t.id, t.clone());
+        let row = TrackRow {
+            id: t.id,
+            title: t.tags.title.as_str().into(),
+            artist_ids: t.artist_ids.as_slice().into(),
+            album_id: t.album_id,
+            album_artist_id: t.album_artist_id,
+            track_number: t.tags.track_number,
+            disc_number: t.tags.disc_number,
+            year: t.tags.year,
+            duration_ms: t.audio.duration_ms,
+            genres,
+            format,
+            added_at: t.added_at,
+            embedded_cover: t.embedded_cover,
+            folder,
+            rel: t.file.rel.as_slice().into(),
+            size: t.file.size,
+            mtime_ns: t.file.mtime_ns,
+            fingerprint: t.file.fingerprint,
+        };
+        let hash = self.path_hash(&row.folder, &row.rel);
+        let Self {
+            tracks,
+            by_path,
+            path_hasher,
+            ..
+        } = self;
+        by_path.insert_unique(hash, t.id, |id| {
+            tracks
+                .get(id)
+                .map_or(0, |r| path_hasher.hash_one((&*r.folder, &*r.rel)))
+        });
+        tracks.insert(t.id, row);
         self.generation += 1;
         touched
     }
 
     fn remove(&mut self, id: TrackId) -> Touched {
         let mut touched = Touched::default();
+        let hash = match self.tracks.get(&id) {
+            Some(t) => self.path_hash(&t.folder, &t.rel),
+            None => return touched,
+        };
+        if let Ok(entry) = self.by_path.find_entry(hash, |x| *x == id) {
+            entry.remove();
+        }
         let Some(t) = self.tracks.remove(&id) else {
             return touched;
         };
         self.generation += 1;
-        self.by_path
-            .remove(&(t.file.folder.clone(), t.file.rel.clone()));
-        for a in &t.artist_ids {
+        for a in t.artist_ids.iter() {
             if let Some(artist) = self.artists.get_mut(a) {
                 artist.tracks.remove(&id);
             }
@@ -502,22 +636,21 @@ impl State {
     }
 
     fn refresh_album(&mut self, id: AlbumId) {
-        let Some(album) = self.albums.get(&id) else {
+        let Some(album) = self.albums.get_mut(&id) else {
             return;
         };
-        let tracks: Vec<Arc<Track>> = album
+        let tracks: Vec<&TrackRow> = album
             .tracks
             .iter()
-            .filter_map(|(_, _, t)| self.tracks.get(t).cloned())
+            .filter_map(|(_, _, t)| self.tracks.get(t))
             .collect();
-        let album = self.albums.get_mut(&id).expect("album present");
-        album.duration_ms = tracks.iter().map(|t| t.audio.duration_ms).sum();
-        album.year = tracks.iter().filter_map(|t| t.tags.year).min();
+        album.duration_ms = tracks.iter().map(|t| t.duration_ms).sum();
+        album.year = tracks.iter().filter_map(|t| t.year).min();
         album.genres = tracks
             .iter()
-            .flat_map(|t| t.tags.genres.iter().cloned())
+            .flat_map(|t| t.genres.iter().cloned())
             .collect();
-        album.formats = tracks.iter().map(|t| t.audio.container.clone()).collect();
+        album.formats = tracks.iter().map(|t| Arc::clone(&t.format)).collect();
         album.added_at = tracks
             .iter()
             .map(|t| t.added_at)

@@ -317,6 +317,38 @@ impl SearchIndex {
             .search(&query, kinds, offset.saturating_add(limit), offset)
     }
 
+    /// A page per kind, as [`SearchIndex::search`] would give for each kind alone, with the
+    /// query words matched once for all of them.
+    pub fn search_each(
+        &self,
+        q: &str,
+        kinds: &[Kind],
+        limit: usize,
+        offset: usize,
+    ) -> Vec<(Kind, Results)> {
+        let Some(query) = Query::new(q) else {
+            return kinds.iter().map(|&k| (k, Results::default())).collect();
+        };
+        let inner = self.inner.read();
+        let sets = inner.select(&query, false);
+        kinds
+            .iter()
+            .map(|&kind| {
+                let results = match &sets {
+                    Some(sets) => inner.rank_kinds(
+                        &query,
+                        sets,
+                        &[kind],
+                        offset.saturating_add(limit),
+                        offset,
+                    ),
+                    None => Results::default(),
+                };
+                (kind, results)
+            })
+            .collect()
+    }
+
     /// Autocomplete over primary names: every word of `prefix` must start a word of the name.
     /// Names equal to the prefix come first, then names starting with it, then the rest;
     /// popularity orders each group.
@@ -978,6 +1010,18 @@ impl Inner {
         let Some(sets) = self.select(query, false) else {
             return Results::default();
         };
+        self.rank_kinds(query, &sets, kinds, k, offset)
+    }
+
+    /// Totals and the page of the selected documents of `kinds`.
+    fn rank_kinds(
+        &self,
+        query: &Query,
+        sets: &[Block],
+        kinds: &[Kind],
+        k: usize,
+        offset: usize,
+    ) -> Results {
         let mut totals = [0; Kind::ALL.len()];
         let mut wanted = [false; Kind::ALL.len()];
         for &kind in kinds {
@@ -997,7 +1041,7 @@ impl Inner {
                 .fold(0, |m, k| m | self.kind_slots[k.index()][i])
         };
         let hits = self
-            .rank(query, &sets, allowed, PASSES.len(), k)
+            .rank(query, sets, allowed, PASSES.len(), k)
             .into_iter()
             .skip(offset)
             .map(|c| Hit {
@@ -1144,6 +1188,40 @@ mod tests {
 
     fn ranked(results: &Results) -> Vec<(u128, MatchType)> {
         results.hits.iter().map(|h| (h.id, h.match_type)).collect()
+    }
+
+    #[test]
+    fn search_each_gives_each_kind_its_own_page() {
+        let index = SearchIndex::new();
+        index.upsert(doc(Kind::Artist, 1, "Love Inc", &[], 0));
+        index.upsert(doc(Kind::Album, 2, "Lovely Days", &["Love Inc"], 0));
+        index.upsert(doc(Kind::Album, 3, "Other", &["Love Inc"], 0));
+        for i in 0..30 {
+            index.upsert(doc(
+                Kind::Track,
+                100 + i,
+                &format!("Love {i}"),
+                &["Love Inc"],
+                0,
+            ));
+        }
+        index.upsert(doc(Kind::Track, 999, "Nothing", &[], 0));
+        let kinds = [Kind::Artist, Kind::Album, Kind::Track];
+        for (limit, offset) in [(5, 0), (5, 3), (50, 0), (1, 40)] {
+            let each = index.search_each("lov", &kinds, limit, offset);
+            assert_eq!(each.len(), 3);
+            for (kind, results) in each {
+                assert_eq!(
+                    results,
+                    index.search("lov", &[kind], limit, offset),
+                    "{kind:?}"
+                );
+            }
+        }
+        let each = index.search_each("zzz", &kinds, 5, 0);
+        assert!(each
+            .iter()
+            .all(|(_, r)| r.hits.is_empty() && r.total_all() == 0));
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! Read side of the catalog: paginated, sorted, filtered lists and details, answered from
-//! memory.
+//! memory through a [`Reader`] that borrows what it returns.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLockReadGuard};
 
 use super::search::fold;
-use super::{Album, Artist, Catalog};
+use super::{Album, Artist, Catalog, State, TrackRow};
 use crate::domain::{AlbumId, ArtistId, Track, TrackId};
 use crate::error::{Error, Result};
 
@@ -103,26 +103,6 @@ pub enum TrackSort {
     DateAdded,
 }
 
-/// An artist with its albums and tracks.
-#[derive(Debug, Clone)]
-pub struct ArtistView {
-    /// The artist.
-    pub artist: Artist,
-    /// Albums where the artist is the album artist, newest first.
-    pub albums: Vec<Album>,
-    /// The artist's tracks ranked for "top tracks".
-    pub top_tracks: Vec<Arc<Track>>,
-}
-
-/// An album with its tracks in order.
-#[derive(Debug, Clone)]
-pub struct AlbumView {
-    /// The album.
-    pub album: Album,
-    /// Tracks in disc and track order.
-    pub tracks: Vec<Arc<Track>>,
-}
-
 /// A genre and how much music carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenreView {
@@ -211,9 +191,79 @@ fn year_in(year: Option<i32>, q: &ListQuery) -> bool {
 }
 
 impl Catalog {
+    /// A consistent view of the catalog for one request. It holds a read lock: build the
+    /// response and drop it, never keep it across an `.await`.
+    pub fn read(&self) -> Reader<'_> {
+        Reader {
+            state: self.state.read(),
+            orders: &self.orders,
+        }
+    }
+
+    /// One track's full record, every tag included, from the store.
+    pub fn track(&self, id: TrackId) -> Result<Track> {
+        self.tracks.get(&id)?.ok_or(Error::NotFound("track"))
+    }
+}
+
+/// The catalog as of one moment; see [`Catalog::read`].
+pub struct Reader<'a> {
+    state: RwLockReadGuard<'a, State>,
+    orders: &'a Orders,
+}
+
+/// A track's row with the album and artist names it refers to.
+#[derive(Clone, Copy)]
+pub struct TrackRef<'a> {
+    /// The row.
+    pub row: &'a TrackRow,
+    state: &'a State,
+}
+
+impl<'a> TrackRef<'a> {
+    /// Its performing artists' names, in tag order.
+    pub fn artist_names(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let state = self.state;
+        self.row
+            .artist_ids
+            .iter()
+            .map(move |a| state.artists.get(a).map_or("", |a| a.name.as_str()))
+    }
+
+    /// Its album's title.
+    pub fn album_title(&self) -> &'a str {
+        self.state
+            .albums
+            .get(&self.row.album_id)
+            .map_or("", |a| a.title.as_str())
+    }
+}
+
+impl std::ops::Deref for TrackRef<'_> {
+    type Target = TrackRow;
+
+    fn deref(&self) -> &TrackRow {
+        self.row
+    }
+}
+
+impl Reader<'_> {
+    fn track_ref(&self, id: &TrackId) -> Option<TrackRef<'_>> {
+        Some(TrackRef {
+            row: self.state.tracks.get(id)?,
+            state: &self.state,
+        })
+    }
+
+    /// Number of tracks, albums and artists.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let s = &self.state;
+        (s.tracks.len(), s.albums.len(), s.artists.len())
+    }
+
     /// Artists, filtered and sorted.
-    pub fn list_artists(&self, q: &ListQuery, sort: ArtistSort) -> Page<Artist> {
-        let state = self.state.read();
+    pub fn list_artists(&self, q: &ListQuery, sort: ArtistSort) -> Page<&Artist> {
+        let state = &*self.state;
         let order = {
             let mut cache = self.orders.inner.lock();
             let cache = cache.at(state.generation);
@@ -246,16 +296,16 @@ impl Catalog {
                     state
                         .tracks
                         .get(t)
-                        .is_some_and(|t| genre_matches(&t.tags.genres, g))
+                        .is_some_and(|t| genre_matches(t.genres.iter(), g))
                 })
             });
-            genre_ok.then(|| a.clone())
+            genre_ok.then_some(a)
         })
     }
 
     /// Albums, filtered and sorted.
-    pub fn list_albums(&self, q: &ListQuery, sort: AlbumSort) -> Page<Album> {
-        let state = self.state.read();
+    pub fn list_albums(&self, q: &ListQuery, sort: AlbumSort) -> Page<&Album> {
+        let state = &*self.state;
         let order = {
             let mut cache = self.orders.inner.lock();
             let cache = cache.at(state.generation);
@@ -298,13 +348,13 @@ impl Catalog {
                 && q.format
                     .as_ref()
                     .is_none_or(|f| a.formats.iter().any(|x| x.eq_ignore_ascii_case(f)));
-            ok.then(|| a.clone())
+            ok.then_some(a)
         })
     }
 
     /// Tracks, filtered and sorted.
-    pub fn list_tracks(&self, q: &ListQuery, sort: TrackSort) -> Page<Arc<Track>> {
-        let state = self.state.read();
+    pub fn list_tracks(&self, q: &ListQuery, sort: TrackSort) -> Page<TrackRef<'_>> {
+        let state = &*self.state;
         let order = {
             let mut cache = self.orders.inner.lock();
             let cache = cache.at(state.generation);
@@ -316,7 +366,7 @@ impl Catalog {
                         state
                             .tracks
                             .values()
-                            .map(|t| (fold(&t.tags.title), t.tags.title.clone(), t.id))
+                            .map(|t| (fold(&t.title), t.title.to_string(), t.id))
                             .collect::<Vec<_>>()
                     };
                     Arc::new(match sort {
@@ -324,7 +374,7 @@ impl Catalog {
                         TrackSort::Year => {
                             let mut v: Vec<_> = by_name()
                                 .into_iter()
-                                .map(|(f, t, id)| (state.tracks[&id].tags.year, f, t, id))
+                                .map(|(f, t, id)| (state.tracks[&id].year, f, t, id))
                                 .collect();
                             v.sort_unstable();
                             v.into_iter().map(|(_, _, _, id)| id).collect()
@@ -344,92 +394,84 @@ impl Catalog {
             let ok = q
                 .genre
                 .as_ref()
-                .is_none_or(|g| genre_matches(&t.tags.genres, g))
-                && year_in(t.tags.year, q)
+                .is_none_or(|g| genre_matches(t.genres.iter(), g))
+                && year_in(t.year, q)
                 && q.artist
                     .is_none_or(|id| t.artist_ids.contains(&id) || t.album_artist_id == id)
                 && q.format
                     .as_ref()
-                    .is_none_or(|f| t.audio.container.eq_ignore_ascii_case(f));
-            ok.then(|| t.clone())
+                    .is_none_or(|f| t.format.eq_ignore_ascii_case(f));
+            ok.then_some(TrackRef { row: t, state })
         })
     }
 
-    /// One track.
-    pub fn track(&self, id: TrackId) -> Result<Arc<Track>> {
-        self.state
-            .read()
-            .tracks
-            .get(&id)
-            .cloned()
-            .ok_or(Error::NotFound("track"))
+    /// One track's row.
+    pub fn track(&self, id: TrackId) -> Result<TrackRef<'_>> {
+        self.track_ref(&id).ok_or(Error::NotFound("track"))
     }
 
-    /// One album with its tracks in disc and track order.
-    pub fn album(&self, id: AlbumId) -> Result<AlbumView> {
-        let state = self.state.read();
-        let album = state
-            .albums
-            .get(&id)
-            .ok_or(Error::NotFound("album"))?
-            .clone();
-        let tracks = album
-            .tracks
-            .iter()
-            .filter_map(|(_, _, t)| state.tracks.get(t).cloned())
-            .collect();
-        Ok(AlbumView { album, tracks })
+    /// One album.
+    pub fn album(&self, id: AlbumId) -> Result<&Album> {
+        self.state.albums.get(&id).ok_or(Error::NotFound("album"))
     }
 
-    /// One artist with albums and top tracks.
-    pub fn artist(&self, id: ArtistId, top: usize) -> Result<ArtistView> {
-        let state = self.state.read();
-        let artist = state
-            .artists
-            .get(&id)
-            .ok_or(Error::NotFound("artist"))?
-            .clone();
-        let mut albums: Vec<Album> = artist
+    /// An album's tracks in disc and track order.
+    pub fn album_tracks<'r>(&'r self, album: &'r Album) -> impl Iterator<Item = TrackRef<'r>> {
+        album
+            .tracks
+            .iter()
+            .filter_map(move |(_, _, t)| self.track_ref(t))
+    }
+
+    /// One artist.
+    pub fn artist(&self, id: ArtistId) -> Result<&Artist> {
+        self.state.artists.get(&id).ok_or(Error::NotFound("artist"))
+    }
+
+    /// Albums where the artist is the album artist, newest first.
+    pub fn artist_albums(&self, artist: &Artist) -> Vec<&Album> {
+        let mut albums: Vec<&Album> = artist
             .albums
             .iter()
-            .filter_map(|a| state.albums.get(a).cloned())
+            .filter_map(|a| self.state.albums.get(a))
             .collect();
         albums.sort_by(|a, b| {
             b.year
                 .cmp(&a.year)
                 .then_with(|| name_cmp(&a.title, &b.title))
         });
-        // Until play counts exist, "top" favours tracks that lead their albums.
-        let mut tracks: Vec<Arc<Track>> = artist
+        albums
+    }
+
+    /// The artist's `top` tracks. Until play counts exist, "top" favours tracks that lead
+    /// their albums.
+    pub fn top_tracks(&self, artist: &Artist, top: usize) -> Vec<TrackRef<'_>> {
+        let mut tracks: Vec<TrackRef<'_>> = artist
             .tracks
             .iter()
-            .filter_map(|t| state.tracks.get(t).cloned())
+            .filter_map(|t| self.track_ref(t))
             .collect();
         tracks.sort_by(|a, b| {
-            a.tags
-                .track_number
+            a.track_number
                 .unwrap_or(u32::MAX)
-                .cmp(&b.tags.track_number.unwrap_or(u32::MAX))
-                .then_with(|| name_cmp(&a.tags.title, &b.tags.title))
+                .cmp(&b.track_number.unwrap_or(u32::MAX))
+                .then_with(|| name_cmp(&a.title, &b.title))
+                .then_with(|| a.id.cmp(&b.id))
         });
         tracks.truncate(top);
-        Ok(ArtistView {
-            artist,
-            albums,
-            top_tracks: tracks,
-        })
+        tracks
     }
 
     /// Genres with track and album counts, by name.
     pub fn genres(&self) -> Vec<GenreView> {
-        let state = self.state.read();
+        let state = &self.state;
         let mut by_key: BTreeMap<String, GenreView> = BTreeMap::new();
         for t in state.tracks.values() {
-            for g in &t.tags.genres {
+            for g in t.genres.iter() {
                 by_key
                     .entry(fold(g))
                     .or_insert_with(|| GenreView {
-                        name: g.clone(),
+                        name: g.to_string(),
                         tracks: 0,
                         albums: 0,
                     })
@@ -447,26 +489,21 @@ impl Catalog {
     }
 
     /// Albums by id, skipping unknown ids (for search results).
-    pub fn albums_by_id(&self, ids: &[AlbumId]) -> Vec<Album> {
-        let state = self.state.read();
+    pub fn albums_by_id(&self, ids: &[AlbumId]) -> Vec<&Album> {
         ids.iter()
-            .filter_map(|i| state.albums.get(i).cloned())
+            .filter_map(|i| self.state.albums.get(i))
             .collect()
     }
 
     /// Artists by id, skipping unknown ids.
-    pub fn artists_by_id(&self, ids: &[ArtistId]) -> Vec<Artist> {
-        let state = self.state.read();
+    pub fn artists_by_id(&self, ids: &[ArtistId]) -> Vec<&Artist> {
         ids.iter()
-            .filter_map(|i| state.artists.get(i).cloned())
+            .filter_map(|i| self.state.artists.get(i))
             .collect()
     }
 
     /// Tracks by id, skipping unknown ids.
-    pub fn tracks_by_id(&self, ids: &[TrackId]) -> Vec<Arc<Track>> {
-        let state = self.state.read();
-        ids.iter()
-            .filter_map(|i| state.tracks.get(i).cloned())
-            .collect()
+    pub fn tracks_by_id(&self, ids: &[TrackId]) -> Vec<TrackRef<'_>> {
+        ids.iter().filter_map(|i| self.track_ref(i)).collect()
     }
 }

@@ -16,7 +16,7 @@ use super::reply_json;
 use super::router::PathParams;
 use crate::auth::{Action, Actor};
 use crate::catalog::search::Kind;
-use crate::catalog::{Album, AlbumSort, Artist, ArtistSort, ListQuery, TrackSort};
+use crate::catalog::{Album, AlbumSort, Artist, ArtistSort, ListQuery, TrackRef, TrackSort};
 use crate::domain::{AlbumId, ArtistId, Track, TrackId};
 use crate::error::Error;
 use crate::library::ScanStatus;
@@ -46,7 +46,7 @@ fn album_item(a: &Album) -> AlbumItem {
         artist_id: a.artist_id.to_string(),
         artist: a.artist_name.clone(),
         year: a.year,
-        genres: a.genres.iter().cloned().collect(),
+        genres: a.genres.iter().map(ToString::to_string).collect(),
         track_count: a.tracks.len(),
         duration_secs: secs(a.duration_ms),
         compilation: a.compilation,
@@ -54,25 +54,26 @@ fn album_item(a: &Album) -> AlbumItem {
     }
 }
 
-fn track_item(t: &Track) -> TrackItem {
+fn track_item(t: TrackRef<'_>) -> TrackItem {
     TrackItem {
         id: t.id.to_string(),
-        title: t.tags.title.clone(),
-        artists: t.tags.artists.clone(),
+        title: t.title.to_string(),
+        artists: t.artist_names().map(str::to_owned).collect(),
         artist_ids: t.artist_ids.iter().map(ToString::to_string).collect(),
-        album: t.tags.album.clone(),
+        album: t.album_title().to_owned(),
         album_id: t.album_id.to_string(),
-        track_number: t.tags.track_number,
-        disc_number: t.tags.disc_number,
-        year: t.tags.year,
-        duration_secs: secs(t.audio.duration_ms),
-        format: t.audio.container.clone(),
+        track_number: t.track_number,
+        disc_number: t.disc_number,
+        year: t.year,
+        duration_secs: secs(t.duration_ms),
+        format: t.format.to_string(),
     }
 }
 
-fn track_detail(t: &Track) -> TrackDetail {
+/// The list fields (named as lists name them) and everything else from the stored record.
+fn track_detail(item: TrackItem, t: &Track) -> TrackDetail {
     TrackDetail {
-        item: track_item(t),
+        item,
         album_artists: t.tags.album_artists.clone(),
         track_total: t.tags.track_total,
         disc_total: t.tags.disc_total,
@@ -151,14 +152,15 @@ pub async fn list_artists(
         Some("date_added") => ArtistSort::DateAdded,
         Some(_) => return Err(bad_sort("name, date_added")),
     };
-    let page = app.catalog.list_artists(&lq, sort);
-    Ok(reply_json(
-        StatusCode::OK,
-        &ArtistPage {
-            items: page.items.iter().map(artist_item).collect(),
+    let body = {
+        let r = app.catalog.read();
+        let page = r.list_artists(&lq, sort);
+        ArtistPage {
+            items: page.items.into_iter().map(artist_item).collect(),
             total: page.total,
-        },
-    ))
+        }
+    };
+    Ok(reply_json(StatusCode::OK, &body))
 }
 
 /// Lists albums.
@@ -182,14 +184,15 @@ pub async fn list_albums(
         Some("date_added") => AlbumSort::DateAdded,
         Some(_) => return Err(bad_sort("name, year, date_added")),
     };
-    let page = app.catalog.list_albums(&lq, sort);
-    Ok(reply_json(
-        StatusCode::OK,
-        &AlbumPage {
-            items: page.items.iter().map(album_item).collect(),
+    let body = {
+        let r = app.catalog.read();
+        let page = r.list_albums(&lq, sort);
+        AlbumPage {
+            items: page.items.into_iter().map(album_item).collect(),
             total: page.total,
-        },
-    ))
+        }
+    };
+    Ok(reply_json(StatusCode::OK, &body))
 }
 
 /// Lists tracks.
@@ -213,14 +216,15 @@ pub async fn list_tracks(
         Some("date_added") => TrackSort::DateAdded,
         Some(_) => return Err(bad_sort("name, year, date_added")),
     };
-    let page = app.catalog.list_tracks(&lq, sort);
-    Ok(reply_json(
-        StatusCode::OK,
-        &TrackPage {
-            items: page.items.iter().map(|t| track_item(t)).collect(),
+    let body = {
+        let r = app.catalog.read();
+        let page = r.list_tracks(&lq, sort);
+        TrackPage {
+            items: page.items.into_iter().map(track_item).collect(),
             total: page.total,
-        },
-    ))
+        }
+    };
+    Ok(reply_json(StatusCode::OK, &body))
 }
 
 /// An artist with albums and top tracks.
@@ -237,15 +241,24 @@ pub async fn get_artist(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: ArtistId = p.id(0, "artist")?;
-    let v = app.catalog.artist(id, 10).map_err(reject)?;
-    Ok(reply_json(
-        StatusCode::OK,
-        &ArtistDetail {
-            artist: artist_item(&v.artist),
-            albums: v.albums.iter().map(album_item).collect(),
-            top_tracks: v.top_tracks.iter().map(|t| track_item(t)).collect(),
-        },
-    ))
+    let body = {
+        let r = app.catalog.read();
+        let artist = r.artist(id).map_err(reject)?;
+        ArtistDetail {
+            artist: artist_item(artist),
+            albums: r
+                .artist_albums(artist)
+                .into_iter()
+                .map(album_item)
+                .collect(),
+            top_tracks: r
+                .top_tracks(artist, 10)
+                .into_iter()
+                .map(track_item)
+                .collect(),
+        }
+    };
+    Ok(reply_json(StatusCode::OK, &body))
 }
 
 /// An album with its tracks in disc and track order.
@@ -262,14 +275,15 @@ pub async fn get_album(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: AlbumId = p.id(0, "album")?;
-    let v = app.catalog.album(id).map_err(reject)?;
-    Ok(reply_json(
-        StatusCode::OK,
-        &AlbumDetail {
-            album: album_item(&v.album),
-            tracks: v.tracks.iter().map(|t| track_item(t)).collect(),
-        },
-    ))
+    let body = {
+        let r = app.catalog.read();
+        let album = r.album(id).map_err(reject)?;
+        AlbumDetail {
+            album: album_item(album),
+            tracks: r.album_tracks(album).map(track_item).collect(),
+        }
+    };
+    Ok(reply_json(StatusCode::OK, &body))
 }
 
 /// Everything known about a track.
@@ -286,8 +300,9 @@ pub async fn get_track(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: TrackId = p.id(0, "track")?;
+    let item = track_item(app.catalog.read().track(id).map_err(reject)?);
     let t = app.catalog.track(id).map_err(reject)?;
-    Ok(reply_json(StatusCode::OK, &track_detail(&t)))
+    Ok(reply_json(StatusCode::OK, &track_detail(item, &t)))
 }
 
 /// Genres with counts.
@@ -301,6 +316,7 @@ pub async fn list_genres(app: App, actor: Option<Actor>) -> Result<Response, Rej
     browse(&app, actor.as_ref())?;
     let genres: Vec<GenreItem> = app
         .catalog
+        .read()
         .genres()
         .into_iter()
         .map(|g| GenreItem {
@@ -359,55 +375,40 @@ pub async fn search(app: App, actor: Option<Actor>, q: SearchQuery) -> Result<Re
             total: 0,
         },
     };
-    let index = app.catalog.search_index();
-    for kind in kinds {
-        let results = index.search(&q.q, &[kind], limit, offset);
-        let ids: Vec<uuid::Uuid> = results
-            .hits
-            .iter()
-            .map(|h| uuid::Uuid::from_u128(h.id))
-            .collect();
+    let found = app
+        .catalog
+        .search_index()
+        .search_each(&q.q, &kinds, limit, offset);
+    let r = app.catalog.read();
+    for (kind, results) in found {
+        let ids = results.hits.iter().map(|h| uuid::Uuid::from_u128(h.id));
         let total = results.total(kind);
         match kind {
             Kind::Artist => {
-                let ids: Vec<ArtistId> = ids.into_iter().map(ArtistId::from_uuid).collect();
+                let ids: Vec<ArtistId> = ids.map(ArtistId::from_uuid).collect();
                 out.artists = ArtistPage {
-                    items: app
-                        .catalog
-                        .artists_by_id(&ids)
-                        .iter()
-                        .map(artist_item)
-                        .collect(),
+                    items: r.artists_by_id(&ids).into_iter().map(artist_item).collect(),
                     total,
                 };
             }
             Kind::Album => {
-                let ids: Vec<AlbumId> = ids.into_iter().map(AlbumId::from_uuid).collect();
+                let ids: Vec<AlbumId> = ids.map(AlbumId::from_uuid).collect();
                 out.albums = AlbumPage {
-                    items: app
-                        .catalog
-                        .albums_by_id(&ids)
-                        .iter()
-                        .map(album_item)
-                        .collect(),
+                    items: r.albums_by_id(&ids).into_iter().map(album_item).collect(),
                     total,
                 };
             }
             Kind::Track => {
-                let ids: Vec<TrackId> = ids.into_iter().map(TrackId::from_uuid).collect();
+                let ids: Vec<TrackId> = ids.map(TrackId::from_uuid).collect();
                 out.tracks = TrackPage {
-                    items: app
-                        .catalog
-                        .tracks_by_id(&ids)
-                        .iter()
-                        .map(|t| track_item(t))
-                        .collect(),
+                    items: r.tracks_by_id(&ids).into_iter().map(track_item).collect(),
                     total,
                 };
             }
-            _ => {}
+            Kind::Playlist | Kind::User => {}
         }
     }
+    drop(r);
     Ok(reply_json(StatusCode::OK, &out))
 }
 

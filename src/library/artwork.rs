@@ -10,8 +10,8 @@ use image::{ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
 
 use super::probe;
-use crate::catalog::Catalog;
-use crate::domain::{AlbumId, Track, TrackId};
+use crate::catalog::{Catalog, TrackRow};
+use crate::domain::{AlbumId, TrackId};
 use crate::error::{Error, Result};
 
 /// Pictures larger than this are not read (a 20 MB scan is already generous).
@@ -47,9 +47,25 @@ enum Source {
     File(PathBuf),
 }
 
-fn track_path(t: &Track) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    Path::new(&t.file.folder).join(std::ffi::OsStr::from_bytes(&t.file.rel))
+/// What artwork needs of a track, copied out of the catalog so no lock is held while files
+/// are read.
+struct TrackFile {
+    path: PathBuf,
+    embedded_cover: bool,
+    size: u64,
+    mtime_ns: i128,
+}
+
+impl TrackFile {
+    fn of(t: &TrackRow) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        Self {
+            path: Path::new(&*t.folder).join(std::ffi::OsStr::from_bytes(&t.rel)),
+            embedded_cover: t.embedded_cover,
+            size: t.size,
+            mtime_ns: t.mtime_ns,
+        }
+    }
 }
 
 fn folder_image(dir: &Path) -> Option<PathBuf> {
@@ -73,10 +89,10 @@ fn folder_image(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Where a track's picture comes from, and a version that changes when the picture may have.
-fn source_of(t: &Track) -> Option<(Source, String)> {
-    let path = track_path(t);
+fn source_of(t: &TrackFile) -> Option<(Source, String)> {
+    let path = t.path.clone();
     if t.embedded_cover {
-        let version = format!("{}-{}", t.file.size, t.file.mtime_ns);
+        let version = format!("{}-{}", t.size, t.mtime_ns);
         return Some((Source::Embedded(path), version));
     }
     let img = folder_image(path.parent()?)?;
@@ -155,15 +171,20 @@ impl Artwork {
         id: uuid::Uuid,
         size: Option<u32>,
     ) -> Result<Option<Image>> {
-        let tracks: Vec<Arc<Track>> = match catalog.album(AlbumId::from_uuid(id)) {
-            Ok(album) => album.tracks,
-            Err(_) => vec![catalog
-                .track(TrackId::from_uuid(id))
-                .map_err(|_| Error::NotFound("artwork"))?],
+        let tracks: Vec<TrackFile> = {
+            let r = catalog.read();
+            match r.album(AlbumId::from_uuid(id)) {
+                Ok(album) => r.album_tracks(album).map(|t| TrackFile::of(&t)).collect(),
+                Err(_) => vec![TrackFile::of(
+                    r.track(TrackId::from_uuid(id))
+                        .map_err(|_| Error::NotFound("artwork"))?
+                        .row,
+                )],
+            }
         };
         let cache_dir = self.cache_dir.clone();
         tokio::task::spawn_blocking(move || -> Result<Option<Image>> {
-            let Some((src, version)) = tracks.iter().find_map(|t| source_of(t)) else {
+            let Some((src, version)) = tracks.iter().find_map(source_of) else {
                 return Ok(None);
             };
             let key = {
