@@ -207,20 +207,21 @@ impl Catalog {
         self.search.upsert_many(docs);
     }
 
-    /// The track catalogued at a media path.
-    pub fn track_at(&self, folder: &str, rel: &[u8]) -> Option<TrackId> {
+    /// The track catalogued at a media path, with the file's size and mtime when scanned.
+    pub fn file_state(&self, folder: &str, rel: &[u8]) -> Option<(TrackId, u64, i128)> {
         let state = self.state.read();
-        state.find_path(folder, rel)
+        let id = state.find_path(folder, rel)?;
+        state.tracks.get(&id).map(|t| (id, t.size, t.mtime_ns))
     }
 
-    /// Every catalogued file under `folder`: path -> (id, size, mtime).
-    pub fn files_in(&self, folder: &str) -> HashMap<Vec<u8>, (TrackId, u64, i128)> {
+    /// Every track catalogued under `folder`.
+    pub fn ids_in(&self, folder: &str) -> Vec<TrackId> {
         let state = self.state.read();
         state
             .tracks
             .values()
             .filter(|t| &*t.folder == folder)
-            .map(|t| (t.rel.to_vec(), (t.id, t.size, t.mtime_ns)))
+            .map(|t| t.id)
             .collect()
     }
 

@@ -311,23 +311,33 @@ impl Library {
             );
             return;
         }
-        let found = walk(folder, counters, failures);
-        counters
-            .total
-            .fetch_add(found.len() as u64, Ordering::Relaxed);
-        let mut known = self.catalog.files_in(&key);
+        // Each file is compared with the catalog as the walk finds it, and only changed files
+        // are kept: an unchanged library of any size costs a set of ids, not a list of paths.
+        let mut seen: HashSet<TrackId> = HashSet::new();
         let mut work: Vec<(Found, Option<TrackId>)> = Vec::new();
-        for f in found {
-            match known.remove(&f.rel) {
-                Some((_, size, mtime)) if !full && size == f.size && mtime == f.mtime_ns => {
-                    counters.seen.fetch_add(1, Ordering::Relaxed);
+        walk(folder, counters, failures, |f| {
+            counters.total.fetch_add(1, Ordering::Relaxed);
+            match self.catalog.file_state(&key, &f.rel) {
+                Some((id, size, mtime)) => {
+                    seen.insert(id);
+                    if !full && size == f.size && mtime == f.mtime_ns {
+                        counters.seen.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        work.push((f, Some(id)));
+                    }
                 }
-                Some((id, ..)) => work.push((f, Some(id))),
                 None => work.push((f, None)),
             }
-        }
-        // What is left in `known` is gone from disk, or moved: moves are matched below.
-        let mut missing: HashSet<TrackId> = known.values().map(|(id, ..)| *id).collect();
+        });
+        // Catalogued files the walk did not find are gone from disk, or moved: moves are
+        // matched below.
+        let mut missing: HashSet<TrackId> = self
+            .catalog
+            .ids_in(&key)
+            .into_iter()
+            .filter(|id| !seen.contains(id))
+            .collect();
+        drop(seen);
         // Probed in parallel a chunk at a time, so memory holds one chunk's results, not the
         // whole folder's.
         let mut work = work.into_iter().peekable();
@@ -450,8 +460,13 @@ fn push_failure(
     }
 }
 
-fn walk(folder: &Path, counters: &Counters, failures: &Mutex<Vec<ScanFailure>>) -> Vec<Found> {
-    let mut found = Vec::new();
+/// Hands every audio file under `folder` to `found`, reporting what cannot be read.
+fn walk(
+    folder: &Path,
+    counters: &Counters,
+    failures: &Mutex<Vec<ScanFailure>>,
+    mut found: impl FnMut(Found),
+) {
     let walker = walkdir::WalkDir::new(folder)
         .follow_links(true)
         .into_iter()
@@ -499,13 +514,12 @@ fn walk(folder: &Path, counters: &Counters, failures: &Mutex<Vec<ScanFailure>>) 
             .ok()
             .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as i128);
-        found.push(Found {
+        found(Found {
             rel: rel.as_os_str().as_bytes().to_vec(),
             size: meta.len(),
             mtime_ns,
         });
     }
-    found
 }
 
 fn draft(folder: &str, f: &Found, fingerprint: u64, p: Probed) -> TrackDraft {
