@@ -198,13 +198,20 @@ impl Catalog {
     }
 
     fn reindex_all(&self) {
+        // In chunks, so the folded copies of a large library's names never all exist at once.
+        const CHUNK: usize = 4096;
         let state = self.state.read();
-        let mut docs =
-            Vec::with_capacity(state.tracks.len() + state.albums.len() + state.artists.len());
-        docs.extend(state.tracks.values().map(|t| state.track_doc(t)));
-        docs.extend(state.albums.values().map(album_doc));
-        docs.extend(state.artists.values().map(artist_doc));
-        self.search.upsert_many(docs);
+        let docs = (state.tracks.values().map(|t| state.track_doc(t)))
+            .chain(state.albums.values().map(album_doc))
+            .chain(state.artists.values().map(artist_doc));
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for doc in docs {
+            chunk.push(doc);
+            if chunk.len() == CHUNK {
+                self.search.upsert_many(std::mem::take(&mut chunk));
+            }
+        }
+        self.search.upsert_many(chunk);
     }
 
     /// The track catalogued at a media path, with the file's size and mtime when scanned.
