@@ -34,6 +34,7 @@
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::hash::BuildHasher;
 
 use parking_lot::RwLock;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
@@ -437,11 +438,17 @@ impl Query {
     }
 }
 
+/// A word's postings. Most words of a large library (numbers, rare names) occur in one or
+/// two documents: kept inline, they cost no allocation of their own.
+type Postings = smallvec::SmallVec<[u32; 4]>;
+
 /// Every distinct folded word, with what is needed to match query words against it quickly.
 /// A freed word id has an empty text, a zero mask and no postings until it is reused.
 #[derive(Default)]
 struct Vocab {
-    ids: HashMap<Box<str>, u32>,
+    /// Word ids by the hash of their text: the text itself lives once, in `texts`.
+    ids: hashbrown::HashTable<u32>,
+    hasher: std::hash::RandomState,
     texts: Vec<Box<str>>,
     /// Which characters occur (see [`char_mask`]); a word can only contain a query word whose
     /// mask is a subset, which rules out most words without touching their text.
@@ -450,10 +457,10 @@ struct Vocab {
     heads: Vec<u8>,
     /// Documents whose name has the word, as `slot << POSTING_SHIFT | bits` (see
     /// [`NAME_FIRST`]), sorted by slot.
-    name_postings: Vec<Vec<u32>>,
+    name_postings: Vec<Postings>,
     /// Documents whose secondary text but not name has the word, in the same form. Apart from
     /// the name postings because autocomplete never reads them.
-    secondary_postings: Vec<Vec<u32>>,
+    secondary_postings: Vec<Postings>,
     free: Vec<u32>,
     /// Longest word ever interned: a longer query word cannot match anything.
     max_len: usize,
@@ -473,29 +480,41 @@ fn char_mask(word: &str) -> u64 {
 }
 
 impl Vocab {
+    fn find(&self, word: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(word);
+        self.ids
+            .find(hash, |&id| &*self.texts[id as usize] == word)
+            .copied()
+    }
+
     fn intern(&mut self, word: &str) -> u32 {
-        if let Some(&id) = self.ids.get(word) {
+        if let Some(id) = self.find(word) {
             return id;
         }
         let text: Box<str> = word.into();
         let id = match self.free.pop() {
             Some(id) => {
                 let i = id as usize;
-                self.texts[i] = text.clone();
+                self.texts[i] = text;
                 self.masks[i] = char_mask(word);
                 self.heads[i] = word.as_bytes()[0];
                 id
             }
             None => {
-                self.texts.push(text.clone());
+                self.texts.push(text);
                 self.masks.push(char_mask(word));
                 self.heads.push(word.as_bytes()[0]);
-                self.name_postings.push(Vec::new());
-                self.secondary_postings.push(Vec::new());
+                self.name_postings.push(Postings::new());
+                self.secondary_postings.push(Postings::new());
                 (self.texts.len() - 1) as u32
             }
         };
-        self.ids.insert(text, id);
+        let Self {
+            ids, texts, hasher, ..
+        } = self;
+        ids.insert_unique(hasher.hash_one(word), id, |&i| {
+            hasher.hash_one(&*texts[i as usize])
+        });
         self.max_len = self.max_len.max(word.len());
         id
     }
@@ -529,12 +548,15 @@ impl Vocab {
             list.remove(at);
         }
         if self.name_postings[w].is_empty() && self.secondary_postings[w].is_empty() {
-            self.ids.remove(&self.texts[w]);
+            let hash = self.hasher.hash_one(&*self.texts[w]);
+            if let Ok(entry) = self.ids.find_entry(hash, |&i| i == word) {
+                entry.remove();
+            }
             self.texts[w] = Box::default();
             self.masks[w] = 0;
             self.heads[w] = 0;
-            self.name_postings[w] = Vec::new();
-            self.secondary_postings[w] = Vec::new();
+            self.name_postings[w] = Postings::new();
+            self.secondary_postings[w] = Postings::new();
             self.free.push(word);
         }
     }
@@ -598,12 +620,12 @@ impl Vocab {
             .name_postings
             .iter()
             .chain(&self.secondary_postings)
-            .map(|p| p.capacity() * 4 + if p.capacity() > 0 { ALLOC_OVERHEAD } else { 0 })
+            .filter(|p| p.spilled())
+            .map(|p| p.capacity() * 4 + ALLOC_OVERHEAD)
             .sum();
-        // The map's keys are copies of the texts; its table holds an entry and a control byte
-        // per bucket.
-        texts * 2
-            + self.ids.capacity() * (std::mem::size_of::<(Box<str>, u32)>() + 1)
+        // The id table holds an id and a control byte per bucket.
+        texts
+            + self.ids.capacity() * (std::mem::size_of::<u32>() + 1)
             + self.texts.capacity() * 16
             + self.masks.capacity() * 8
             + self.heads.capacity()
@@ -658,9 +680,10 @@ struct Span {
     words: u32,
     name_words: u32,
     word_count: u32,
-    /// Start and length of the folded name in `name_arena`.
+    /// Start and length of the folded name in `name_arena`; the name as given follows it.
     name: u32,
     name_len: u32,
+    display_len: u32,
 }
 
 /// The index proper. Slot `i` of each parallel vector describes one document; a free slot has
@@ -673,15 +696,15 @@ struct Inner {
     kind_slots: [Vec<u64>; Kind::ALL.len()],
     pops: Vec<u64>,
     spans: Vec<Span>,
-    /// Word lists and folded names of all documents, back to back: two allocations instead of
-    /// two per document saves several megabytes of allocator overhead on a large library.
+    /// Word lists and names (folded, then as given) of all documents, back to back: two
+    /// allocations instead of three per document save many megabytes of allocator overhead on a
+    /// large library.
     /// Replaced entries stay behind as garbage until [`Inner::compact_if_wasteful`].
     word_arena: Vec<u32>,
     name_arena: String,
     garbage_words: usize,
     garbage_name_bytes: usize,
     ids: Vec<u128>,
-    names: Vec<Box<str>>,
     free_slots: Vec<u32>,
     live: usize,
     vocab: Vocab,
@@ -699,7 +722,6 @@ impl Inner {
                         self.pops.push(0);
                         self.spans.push(Span::default());
                         self.ids.push(0);
-                        self.names.push(Box::default());
                         let blocks = self.kinds.len().div_ceil(64);
                         for slots in &mut self.kind_slots {
                             slots.resize(blocks, 0);
@@ -752,15 +774,16 @@ impl Inner {
             word_count: (name_words.len() + secondary_words.len()) as u32,
             name: self.name_arena.len() as u32,
             name_len: doc.folded.len() as u32,
+            display_len: doc.name.len() as u32,
         };
         self.word_arena.extend_from_slice(&name_words);
         self.word_arena.extend_from_slice(&secondary_words);
         self.name_arena.push_str(&doc.folded);
+        self.name_arena.push_str(&doc.name);
         self.kinds[s] = Some(doc.kind);
         self.kind_slots[doc.kind.index()][s / 64] |= 1 << (s % 64);
         self.pops[s] = doc.popularity;
         self.ids[s] = doc.id;
-        self.names[s] = doc.name.into_boxed_str();
         self.compact_if_wasteful();
     }
 
@@ -772,7 +795,6 @@ impl Inner {
         let s = slot as usize;
         self.kinds[s] = None;
         self.kind_slots[kind.index()][s / 64] &= !(1 << (s % 64));
-        self.names[s] = Box::default();
         self.free_slots.push(slot);
         self.live -= 1;
         self.compact_if_wasteful();
@@ -788,7 +810,7 @@ impl Inner {
                 .remove_posting(self.word_arena[start + i], in_name, slot);
         }
         self.garbage_words += span.word_count as usize;
-        self.garbage_name_bytes += span.name_len as usize;
+        self.garbage_name_bytes += (span.name_len + span.display_len) as usize;
     }
 
     /// Rewrites the arenas without garbage once garbage is half of them, so that memory stays
@@ -809,7 +831,7 @@ impl Inner {
             let new_words = words.len() as u32;
             words.extend_from_slice(&self.word_arena[w..w + span.word_count as usize]);
             let new_name = names.len() as u32;
-            names.push_str(&self.name_arena[n..n + span.name_len as usize]);
+            names.push_str(&self.name_arena[n..n + (span.name_len + span.display_len) as usize]);
             span.words = new_words;
             span.name = new_name;
         }
@@ -822,6 +844,12 @@ impl Inner {
     fn folded(&self, slot: usize) -> &str {
         let span = &self.spans[slot];
         &self.name_arena[span.name as usize..(span.name + span.name_len) as usize]
+    }
+
+    fn display(&self, slot: usize) -> &str {
+        let span = &self.spans[slot];
+        let start = (span.name + span.name_len) as usize;
+        &self.name_arena[start..start + span.display_len as usize]
     }
 
     /// The documents matching every query word, by condition; `None` if none match. In
@@ -1073,14 +1101,13 @@ impl Inner {
             tier,
             popularity: Reverse(self.pops[slot]),
             folded: self.folded(slot),
-            name: &self.names[slot],
+            name: self.display(slot),
             kind,
             id: self.ids[slot],
         }
     }
 
     fn heap_bytes(&self) -> usize {
-        let names: usize = self.names.iter().map(|n| n.len() + ALLOC_OVERHEAD).sum();
         let kind_slots: usize = self.kind_slots.iter().map(|s| s.capacity() * 8).sum();
         self.by_key.capacity() * (std::mem::size_of::<((Kind, u128), u32)>() + 1)
             + self.kinds.capacity()
@@ -1090,8 +1117,6 @@ impl Inner {
             + self.word_arena.capacity() * 4
             + self.name_arena.capacity()
             + self.ids.capacity() * 16
-            + self.names.capacity() * 16
-            + names
             + self.free_slots.capacity() * 4
             + self.vocab.heap_bytes()
     }

@@ -579,15 +579,10 @@ async fn hostile_folders_are_scanned_to_the_end() {
     std::fs::copy(fixture("empty.mp3"), music.join("zero.mp3")).unwrap();
     // A link to a disk that is not there, and a file without read permission (which root
     // can read anyway, so it is only checked when the tests run as another user).
-    std::os::unix::fs::symlink(dir.path().join("unmounted/x.mp3"), music.join("gone.mp3"))
-        .unwrap();
+    std::os::unix::fs::symlink(dir.path().join("unmounted/x.mp3"), music.join("gone.mp3")).unwrap();
     let locked = music.join("locked.mp3");
     std::fs::copy(fixture("id3v24.mp3"), &locked).unwrap();
-    std::fs::set_permissions(
-        &locked,
-        std::os::unix::fs::PermissionsExt::from_mode(0o000),
-    )
-    .unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     let locked_is_unreadable = std::fs::File::open(&locked).is_err();
 
     let s = TestServer::start_in(dir.path(), &[]).await;
@@ -685,7 +680,11 @@ async fn a_folder_removed_during_the_scan_leaves_the_catalog_right() {
         assert_eq!(st["state"], "idle", "{st}");
     }
     let st = rescan(&s, &token).await;
-    assert_eq!((st["added"].as_u64(), st["removed"].as_u64()), (Some(0), Some(0)), "{st}");
+    assert_eq!(
+        (st["added"].as_u64(), st["removed"].as_u64()),
+        (Some(0), Some(0)),
+        "{st}"
+    );
     let albums = get_json(&s, &token, "/api/v1/albums").await;
     assert_eq!(albums["total"], 1, "{albums}");
     s.stop().await;
