@@ -13,6 +13,7 @@ use super::probe;
 use crate::catalog::Catalog;
 use crate::domain::{AlbumId, Track, TrackId};
 use crate::error::{Error, Result};
+use crate::media::track_path;
 
 /// Pictures larger than this are not read (a 20 MB scan is already generous).
 const MAX_SOURCE_BYTES: usize = 32 << 20;
@@ -45,11 +46,6 @@ pub struct Artwork {
 enum Source {
     Embedded(PathBuf),
     File(PathBuf),
-}
-
-fn track_path(t: &Track) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    Path::new(&t.file.folder).join(std::ffi::OsStr::from_bytes(&t.file.rel))
 }
 
 fn folder_image(dir: &Path) -> Option<PathBuf> {
