@@ -153,7 +153,10 @@ mod tests {
         let t = keys().issue(u, s, scope, now, 60).unwrap();
         let c = keys().verify(&t, scope).unwrap();
         assert_eq!((c.sub, c.sid), (u, s));
-        assert!(matches!(keys().verify(&t, track()), Err(Error::Forbidden(_))));
+        assert!(matches!(
+            keys().verify(&t, track()),
+            Err(Error::Forbidden(_))
+        ));
         let Scope::Track(id) = scope else {
             unreachable!()
         };

@@ -306,7 +306,10 @@ mod tests {
 
     #[test]
     fn ends_past_the_file_are_clamped_and_starts_past_it_unsatisfiable() {
-        assert_eq!(range("bytes=9000-20000"), Decision::Single(r(9000, LEN - 1)));
+        assert_eq!(
+            range("bytes=9000-20000"),
+            Decision::Single(r(9000, LEN - 1))
+        );
         assert_eq!(range("bytes=-20000"), Decision::Single(r(0, LEN - 1)));
         assert_eq!(range("bytes=10000-"), Decision::Unsatisfiable);
         assert_eq!(range("bytes=10000-10005"), Decision::Unsatisfiable);
@@ -454,7 +457,10 @@ mod tests {
         assert_eq!(ims(EARLIER), Decision::Full);
         assert_eq!(ims("yesterday"), Decision::Full);
         // The obsolete date forms are accepted too.
-        assert_eq!(ims("Tuesday, 14-Nov-23 22:13:20 GMT"), Decision::NotModified);
+        assert_eq!(
+            ims("Tuesday, 14-Nov-23 22:13:20 GMT"),
+            Decision::NotModified
+        );
     }
 
     #[test]

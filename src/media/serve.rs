@@ -242,7 +242,8 @@ mod tests {
             },
         ];
         let got = collect(Body::multipart(file, &ranges, 1000, "audio/flac", "XYZ")).await;
-        let mut expected = b"--XYZ\r\nContent-Type: audio/flac\r\nContent-Range: bytes 0-9/1000\r\n\r\n".to_vec();
+        let mut expected =
+            b"--XYZ\r\nContent-Type: audio/flac\r\nContent-Range: bytes 0-9/1000\r\n\r\n".to_vec();
         expected.extend_from_slice(&data[0..10]);
         expected.extend_from_slice(
             b"\r\n--XYZ\r\nContent-Type: audio/flac\r\nContent-Range: bytes 500-999/1000\r\n\r\n",
