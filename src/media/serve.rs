@@ -23,8 +23,8 @@ use super::range::ByteRange;
 
 /// Bytes read from the file per chunk. Large enough that the per-chunk cost (a blocking-pool
 /// hop and a `pread`) is small against the copy, small enough that hundreds of concurrent
-/// streams hold little memory.
-pub const CHUNK: usize = 128 * 1024;
+/// streams hold little memory. The HTTP server queues at most one chunk per connection.
+pub const CHUNK: usize = 64 * 1024;
 
 /// One piece of a body.
 #[derive(Debug, Clone)]
