@@ -2,9 +2,9 @@
 //! `multipart/byteranges` body whose part headers are interleaved with file ranges. Nothing
 //! reads a whole file into memory.
 //!
-//! The body is a [`Stream`] that reads the next chunk only when polled, so the HTTP layer's
-//! back-pressure paces the disk: a slow player holds one chunk, and a client that disconnects
-//! drops the stream, which ends the reading.
+//! The body is a [`Stream`] that reads at most one chunk ahead of what the connection has
+//! taken, so the HTTP layer's back-pressure paces the disk: a slow player costs two chunks,
+//! and a client that disconnects drops the stream, which ends the reading.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -98,25 +98,29 @@ impl Body {
             pieces: self.pieces,
             next: 0,
             end: 0,
-            buf: BytesMut::new(),
+            bufs: [BytesMut::new(), BytesMut::new()],
+            turn: 0,
             reading: None,
         }
     }
 }
 
-/// The chunks of a [`Body`]. Reads run on the blocking pool one at a time, each into the
-/// stream's own buffer, which is reused once the previous chunk has been sent.
+/// The chunks of a [`Body`]. Reads run on the blocking pool, one chunk ahead of the
+/// connection: while one chunk is written, the next is read, so disk and socket overlap. A
+/// stream therefore holds at most two chunks, in two buffers used in turn.
 #[derive(Debug)]
 pub struct FileStream {
     file: Arc<File>,
     pieces: VecDeque<Piece>,
-    /// Next file offset to read in the current file piece.
+    /// File offset where the next read starts, in the current file piece.
     next: u64,
     /// End (exclusive) of the current file piece.
     end: u64,
-    /// Where chunks are read into. When the HTTP layer has dropped the previous chunk,
-    /// `reserve` takes the same allocation back, so a long stream allocates once.
-    buf: BytesMut,
+    /// Where chunks are read into, in turn. By the time a buffer's turn comes again, the HTTP
+    /// layer has usually dropped the chunk it held, and `reserve` takes the same allocation
+    /// back: a long stream allocates twice.
+    bufs: [BytesMut; 2],
+    turn: usize,
     reading: Option<JoinHandle<io::Result<BytesMut>>>,
 }
 
@@ -125,6 +129,32 @@ fn read_chunk(file: &File, mut buf: BytesMut, at: u64) -> io::Result<BytesMut> {
     // length: that is an error (the connection is cut), never a silent short body.
     file.read_exact_at(&mut buf, at)?;
     Ok(buf)
+}
+
+impl FileStream {
+    /// Starts reading the next chunk of the current file piece, if any is left.
+    fn start_read(&mut self) -> bool {
+        if self.next >= self.end {
+            return false;
+        }
+        let n = (self.end - self.next).min(CHUNK as u64) as usize;
+        let mut buf = std::mem::take(&mut self.bufs[self.turn]);
+        buf.clear();
+        buf.reserve(n);
+        buf.resize(n, 0);
+        let (file, at) = (self.file.clone(), self.next);
+        self.next += n as u64;
+        self.reading = Some(tokio::task::spawn_blocking(move || {
+            read_chunk(&file, buf, at)
+        }));
+        true
+    }
+
+    /// Ends the body after a failed read.
+    fn stop(&mut self) {
+        self.pieces.clear();
+        self.next = self.end;
+    }
 }
 
 impl Stream for FileStream {
@@ -142,33 +172,23 @@ impl Stream for FileStream {
                 return Poll::Ready(Some(match done {
                     Ok(Ok(mut buf)) => {
                         let chunk = buf.split().freeze();
-                        this.buf = buf;
-                        this.next += chunk.len() as u64;
+                        this.bufs[this.turn] = buf;
+                        this.turn ^= 1;
+                        this.start_read();
                         Ok(chunk)
                     }
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "reading an audio file failed mid-stream");
-                        this.pieces.clear();
-                        this.next = this.end;
+                        this.stop();
                         Err(e)
                     }
                     Err(e) => {
-                        this.pieces.clear();
-                        this.next = this.end;
+                        this.stop();
                         Err(io::Error::other(format!("read task: {e}")))
                     }
                 }));
             }
-            if this.next < this.end {
-                let n = (this.end - this.next).min(CHUNK as u64) as usize;
-                let mut buf = std::mem::take(&mut this.buf);
-                buf.clear();
-                buf.reserve(n);
-                buf.resize(n, 0);
-                let (file, at) = (this.file.clone(), this.next);
-                this.reading = Some(tokio::task::spawn_blocking(move || {
-                    read_chunk(&file, buf, at)
-                }));
+            if this.start_read() {
                 continue;
             }
             match this.pieces.pop_front() {
