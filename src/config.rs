@@ -293,6 +293,8 @@ pub struct RawAuth {
     pub access_token_ttl_secs: u64,
     /// `auth.refresh_token_ttl_days`: lifetime of a refresh token.
     pub refresh_token_ttl_days: u64,
+    /// `auth.stream_token_ttl_secs`: lifetime of a stream token (audio and artwork URLs).
+    pub stream_token_ttl_secs: u64,
     /// `[auth.login_throttle]`
     pub login_throttle: RawLoginThrottle,
 }
@@ -304,6 +306,7 @@ impl Default for RawAuth {
             jwt_secret: None,
             access_token_ttl_secs: 900,
             refresh_token_ttl_days: 30,
+            stream_token_ttl_secs: 3600,
             login_throttle: RawLoginThrottle::default(),
         }
     }
@@ -427,6 +430,8 @@ pub struct AuthConfig {
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token.
     pub refresh_token_ttl: Duration,
+    /// Lifetime of a stream token.
+    pub stream_token_ttl: Duration,
     /// Limits on failed logins.
     pub login_throttle: LoginThrottleConfig,
 }
@@ -608,6 +613,11 @@ impl TryFrom<RawConfig> for Config {
                     )
                 })?,
             ),
+            stream_token_ttl: Duration::from_secs(positive(
+                "auth.stream_token_ttl_secs",
+                auth.stream_token_ttl_secs,
+                "a number of seconds",
+            )?),
             login_throttle: LoginThrottleConfig {
                 max_failures_per_user: positive(
                     "auth.login_throttle.max_failures_per_user",
@@ -676,6 +686,7 @@ impl From<&Config> for RawConfig {
                 jwt_secret: config.auth.jwt_secret.clone(),
                 access_token_ttl_secs: config.auth.access_token_ttl.as_secs(),
                 refresh_token_ttl_days: config.auth.refresh_token_ttl.as_secs() / SECS_PER_DAY,
+                stream_token_ttl_secs: config.auth.stream_token_ttl.as_secs(),
                 login_throttle: RawLoginThrottle {
                     max_failures_per_user: config.auth.login_throttle.max_failures_per_user,
                     max_failures_per_client: config.auth.login_throttle.max_failures_per_client,
@@ -1217,6 +1228,7 @@ mod tests {
         assert_eq!(config.auth.registration, Registration::Closed);
         assert_eq!(config.auth.jwt_secret, None);
         assert_eq!(config.auth.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(config.auth.stream_token_ttl, Duration::from_secs(3600));
         assert_eq!(
             config.auth.refresh_token_ttl,
             Duration::from_secs(30 * 86_400)
@@ -1693,6 +1705,7 @@ mod tests {
             registration = "open"
             access_token_ttl_secs = 6
             refresh_token_ttl_days = 7
+            stream_token_ttl_secs = 11
             [auth.login_throttle]
             max_failures_per_user = 8
             max_failures_per_client = 9

@@ -30,6 +30,12 @@ pub enum AuthFailure {
     /// A refresh token was presented a second time: it has leaked, so its session is revoked.
     #[error("the refresh token was already used; the session has been revoked")]
     RefreshReused,
+    /// A stream token (the `token` query parameter) is malformed, forged, or not a stream token.
+    #[error("the stream token is invalid")]
+    InvalidStreamToken,
+    /// A stream token's lifetime has passed; ask for a new one.
+    #[error("the stream token has expired")]
+    ExpiredStreamToken,
 }
 
 /// Service-layer error.
@@ -78,6 +84,17 @@ pub enum Error {
     /// The request was understood but its content cannot be used (e.g. an undecodable image).
     #[error("{0}")]
     Unprocessable(String),
+    /// None of the requested byte ranges overlaps the file; `length` is its size, which the
+    /// answer reports (`Content-Range: bytes */length`).
+    #[error("none of the requested ranges lies within the {length} bytes of the file")]
+    RangeNotSatisfiable {
+        /// The file's length in bytes.
+        length: u64,
+    },
+    /// The catalog knows the track but its file is no longer on disk (moved or deleted since
+    /// the last scan). The path is logged, not sent.
+    #[error("the audio file of this track is missing from the media folder; a rescan will update the library")]
+    MediaMissing,
     /// The store failed; details are logged, not sent.
     #[error("store: {0}")]
     Store(#[from] StoreError),

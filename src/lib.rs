@@ -8,6 +8,7 @@
 //! - [`accounts`]: the account service (users, sessions, invites).
 //! - [`catalog`]: tracks, albums, artists, genres and search, served from memory.
 //! - [`library`]: the media folders: probing, scanning.
+//! - [`media`]: audio files by track id: range decisions, streamed bodies, download counts.
 //! - [`http`]: warp filters and handlers, error mapping, OpenAPI, web UI.
 //! - [`backup`]: consistent exports of a running server.
 //! - [`control`]: the local socket through which the CLI reaches a running server.
@@ -25,6 +26,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod library;
+pub mod media;
 pub mod store;
 
 use std::future::Future;
@@ -69,6 +71,8 @@ pub struct AppInner {
     pub library: Arc<Library>,
     /// Album and track pictures.
     pub artwork: Arc<library::artwork::Artwork>,
+    /// Audio files and download counts.
+    pub media: Arc<media::Media>,
     /// Who may do what.
     pub policy: Policy,
     /// The data directory.
@@ -142,8 +146,10 @@ impl App {
         let artwork = Arc::new(library::artwork::Artwork::new(
             data_dir.join("cache").join("art"),
         ));
+        let media = Arc::new(media::Media::new(&store).context("while opening the media service")?);
         let app = App(Arc::new(AppInner {
             artwork,
+            media,
             catalog,
             library,
             policy: Policy {

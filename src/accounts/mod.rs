@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::auth::stream_token::{Scope, StreamKeys};
 use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::auth::tokens::{self, TokenKeys};
 use crate::auth::{password, Actor};
@@ -131,6 +132,7 @@ pub struct Accounts {
     invites: Table<String, Invite>,
     view: RwLock<AuthView>,
     keys: TokenKeys,
+    stream_keys: StreamKeys,
     throttle: LoginThrottle,
     settings: Settings,
     /// Verified against when a username does not exist, so a login for an unknown user takes
@@ -174,6 +176,7 @@ impl Accounts {
             refresh: store.table(REFRESH_TOKENS)?,
             invites: store.table(INVITES)?,
             keys: TokenKeys::new(secret),
+            stream_keys: StreamKeys::new(secret),
             throttle: LoginThrottle::new(settings.throttle),
             dummy_hash: std::sync::OnceLock::new(),
             view: RwLock::new(AuthView::default()),
@@ -531,20 +534,48 @@ impl Accounts {
     /// call: logout, disabling and role changes take effect immediately.
     pub fn authenticate(&self, access_token: &str) -> Result<Actor> {
         let claims = self.keys.verify_access(access_token)?;
+        self.live_actor(claims.sub, claims.sid)
+    }
+
+    /// The caller behind a token naming `user` and `session`, if both are still live.
+    fn live_actor(&self, user_id: UserId, session_id: SessionId) -> Result<Actor> {
         let view = self.view.read();
         let ended = Error::Unauthenticated(AuthFailure::SessionEnded);
-        match view.sessions.get(&claims.sid) {
-            Some(&(user, expires)) if user == claims.sub && expires > now() => {}
+        match view.sessions.get(&session_id) {
+            Some(&(user, expires)) if user == user_id && expires > now() => {}
             _ => return Err(ended),
         }
-        match view.users.get(&claims.sub) {
+        match view.users.get(&user_id) {
             Some(&(role, false)) => Ok(Actor {
-                user_id: claims.sub,
-                session_id: claims.sid,
+                user_id,
+                session_id,
                 role,
             }),
             _ => Err(ended),
         }
+    }
+
+    /// Issues a stream token for `scope`, bound to the caller's session; returns it with its
+    /// expiry.
+    pub fn issue_stream_token(
+        &self,
+        actor: &Actor,
+        scope: Scope,
+        ttl: Duration,
+    ) -> Result<(String, UnixTime)> {
+        let t = now();
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        let token = self
+            .stream_keys
+            .issue(actor.user_id, actor.session_id, scope, t, ttl)?;
+        Ok((token, t.saturating_add(ttl)))
+    }
+
+    /// Resolves a stream token for `scope` to its caller. Like [`Accounts::authenticate`], the
+    /// account and session are checked on every call, from memory.
+    pub fn authenticate_stream(&self, token: &str, scope: Scope) -> Result<Actor> {
+        let claims = self.stream_keys.verify(token, scope)?;
+        self.live_actor(claims.sub, claims.sid)
     }
 
     fn revoke_sessions_where(&self, user: UserId, keep: Option<SessionId>) -> Result<usize> {

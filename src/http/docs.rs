@@ -57,6 +57,9 @@ use super::router::RouteDoc;
         dto::StartScan,
         dto::ScanFailureDto,
         dto::ScanStatusDto,
+        super::stream::TrackToken,
+        super::stream::ArtToken,
+        super::stream::TrackStats,
     ))
 )]
 struct Base;

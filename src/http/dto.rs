@@ -627,4 +627,6 @@ pub struct ScanStatusDto {
 pub struct ArtQuery {
     /// Longest side in pixels, 16 to 2048; the original picture when absent.
     pub size: Option<u32>,
+    /// A stream token for this picture (`POST /api/v1/art/{id}/token`), for `<img src>`.
+    pub token: Option<String>,
 }

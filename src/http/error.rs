@@ -91,6 +91,8 @@ impl ApiError {
                         AuthFailure::BadCredentials => "bad_credentials",
                         AuthFailure::InvalidRefresh => "invalid_refresh_token",
                         AuthFailure::RefreshReused => "refresh_token_reused",
+                        AuthFailure::InvalidStreamToken => "invalid_stream_token",
+                        AuthFailure::ExpiredStreamToken => "stream_token_expired",
                     },
                 ),
                 Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -102,6 +104,10 @@ impl ApiError {
                     (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
                 }
                 Error::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+                Error::RangeNotSatisfiable { .. } => {
+                    (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+                }
+                Error::MediaMissing => (StatusCode::NOT_FOUND, "media_missing"),
                 Error::Store(_) | Error::Io(_) | Error::Internal(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "internal")
                 }
@@ -153,6 +159,13 @@ impl ApiError {
                 // Round up: a client that waits the advertised time must not be refused again.
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            ApiError::Service(Error::RangeNotSatisfiable { length }) => {
+                // RFC 9110 §15.5.17: a 416 reports the current length.
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{length}")) {
+                    headers.insert(header::CONTENT_RANGE, v);
+                }
+                headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             }
             _ => {}
         }

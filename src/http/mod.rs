@@ -5,7 +5,9 @@
 //! - `server`: the connection loop, request logs, graceful drain.
 //! - `extract`: bodies, the caller, the client address.
 //! - `error`: the single error-to-response mapping.
-//! - `accounts`, `admin`: handlers; `dto`: wire types; `docs`, `webui`: static surfaces.
+//! - `accounts`, `admin`, `catalog`: handlers; `dto`: wire types; `docs`, `webui`: static
+//!   surfaces.
+//! - `stream`: audio streams and downloads, stream tokens (its wire types live beside it).
 
 mod accounts;
 mod admin;
@@ -16,6 +18,7 @@ pub mod error;
 mod extract;
 pub mod router;
 pub mod server;
+pub mod stream;
 mod webui;
 
 use http::StatusCode;
@@ -255,11 +258,51 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
                 .boxed()
         })
         .route::<catalog::__path_get_art>(|m| {
+            // The picture also opens with a stream token (`?token=`), for `<img src>`.
             m.and(with_app(a))
                 .and(maybe_actor(a.clone()))
+                .and(query::<stream::TokenQuery>())
+                .and_then(stream::art_caller)
+                .untuple_one()
                 .and(query::<dto::ArtQuery>())
                 .and(warp::header::optional::<String>("if-none-match"))
                 .and_then(catalog::get_art)
+                .boxed()
+        })
+        .route::<stream::__path_stream_track>(|m| {
+            m.and(warp::method())
+                .and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<stream::TokenQuery>())
+                .and(warp::header::headers_cloned())
+                .and_then(stream::stream_track)
+                .boxed()
+        })
+        .route::<stream::__path_download_track>(|m| {
+            m.and(warp::method())
+                .and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<stream::TokenQuery>())
+                .and(warp::header::headers_cloned())
+                .and_then(stream::download_track)
+                .boxed()
+        })
+        .route::<stream::__path_create_stream_token>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(stream::create_stream_token)
+                .boxed()
+        })
+        .route::<stream::__path_create_art_token>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(stream::create_art_token)
+                .boxed()
+        })
+        .route::<stream::__path_get_track_stats>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(stream::get_track_stats)
                 .boxed()
         })
         .route::<catalog::__path_scan_status>(|m| {

@@ -17,6 +17,9 @@ use warp::reply::Response;
 use super::extract::ClientAddr;
 use super::router::RouteSlot;
 
+/// Per-connection bound on buffered response bytes and on a request's head; see `serve`.
+const MAX_BUF_BYTES: usize = crate::media::serve::CHUNK;
+
 /// Serves `filter` on `listener` until `shutdown` resolves, then lets open requests finish for
 /// at most `drain` before cutting the remaining connections.
 pub async fn serve(
@@ -77,7 +80,14 @@ pub async fn serve(
             }
             .instrument(span)
         });
-        let conn = auto::Builder::new(TokioExecutor::new())
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // hyper pulls response body chunks until this many bytes wait to be written (~400 KiB
+        // by default). An audio stream to a player that reads at playback speed keeps that
+        // queue full for the whole track, so it is what a stream costs in memory: 500 streams
+        // would hold 200 MB. One read chunk is enough to keep the socket busy. It also bounds
+        // a request's head, as nginx's default (32 KiB) does.
+        builder.http1().max_buf_size(MAX_BUF_BYTES);
+        let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), hyper_svc)
             .into_owned();
         let conn = graceful.watch(conn);

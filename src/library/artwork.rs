@@ -58,9 +58,8 @@ struct TrackFile {
 
 impl TrackFile {
     fn of(t: &TrackRow) -> Self {
-        use std::os::unix::ffi::OsStrExt;
         Self {
-            path: Path::new(&*t.folder).join(std::ffi::OsStr::from_bytes(&t.rel)),
+            path: crate::media::track_path(t),
             embedded_cover: t.embedded_cover,
             size: t.size,
             mtime_ns: t.mtime_ns,

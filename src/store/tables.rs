@@ -50,6 +50,11 @@ pub const ALBUM_KEYS: TableDef<(String, String), AlbumId> = TableDef::new("album
 /// Folded artist name -> artist id.
 pub const ARTIST_KEYS: TableDef<String, ArtistId> = TableDef::new("artistkey_artistid");
 
+/// Track -> how many times it has been downloaded (JSON number). User data: a rescan keeps it,
+/// and a track keeps its count when its file moves, as it keeps its id. A new tree needs no
+/// migration: it starts empty, which is every track's count before downloads were counted.
+pub const DOWNLOADS: TableDef<TrackId, u64> = TableDef::new("trackid_downloads");
+
 macro_rules! id_key {
     ($($t:ty),*) => {$(
         impl Key for $t {

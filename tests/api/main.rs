@@ -9,4 +9,5 @@ mod http_errors;
 mod library;
 mod openapi;
 mod persistence;
+mod streaming;
 mod tokens;
