@@ -246,7 +246,22 @@ const CANDIDATE_COST: usize = 8;
 /// The searchable index, shared by request handlers and the scanner.
 pub struct SearchIndex {
     inner: RwLock<Inner>,
+    ranks: parking_lot::Mutex<NameRanks>,
 }
+
+/// Every document's place in name order, for the index as of one generation. With it, a
+/// broad query's ties (equal tier and popularity: thousands of tracks named "... love") are
+/// settled by comparing two integers instead of two names.
+#[derive(Default)]
+struct NameRanks {
+    generation: u64,
+    built: Option<std::time::Instant>,
+    ranks: Option<std::sync::Arc<Vec<u32>>>,
+}
+
+/// While the index keeps changing (a scan), ranks are rebuilt at most this often; in between,
+/// ties are settled by comparing names, as before any ranks exist.
+const RANK_REBUILD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Default for SearchIndex {
     fn default() -> Self {
@@ -259,7 +274,26 @@ impl SearchIndex {
     pub fn new() -> Self {
         Self {
             inner: RwLock::new(Inner::default()),
+            ranks: parking_lot::Mutex::new(NameRanks::default()),
         }
+    }
+
+    /// The name ranks for `inner`'s generation, rebuilt if stale and not rebuilt too recently.
+    fn ranks(&self, inner: &Inner) -> Option<std::sync::Arc<Vec<u32>>> {
+        let mut r = self.ranks.lock();
+        if r.generation == inner.generation && r.ranks.is_some() {
+            return r.ranks.clone();
+        }
+        if r.built.is_some_and(|t| t.elapsed() < RANK_REBUILD_INTERVAL) {
+            return None;
+        }
+        let ranks = std::sync::Arc::new(inner.name_ranks());
+        *r = NameRanks {
+            generation: inner.generation,
+            built: Some(std::time::Instant::now()),
+            ranks: Some(ranks.clone()),
+        };
+        Some(ranks)
     }
 
     /// Inserts a document, or replaces the one with the same kind and id.
@@ -313,9 +347,19 @@ impl SearchIndex {
         } else {
             kinds
         };
-        self.inner
-            .read()
-            .search(&query, kinds, offset.saturating_add(limit), offset)
+        let inner = self.inner.read();
+        let Some(sets) = inner.select(&query, false) else {
+            return Results::default();
+        };
+        let ranks = self.ranks(&inner);
+        inner.rank_kinds(
+            &query,
+            &sets,
+            kinds,
+            offset.saturating_add(limit),
+            offset,
+            ranks.as_deref().map(Vec::as_slice),
+        )
     }
 
     /// A page per kind, as [`SearchIndex::search`] would give for each kind alone, with the
@@ -332,6 +376,7 @@ impl SearchIndex {
         };
         let inner = self.inner.read();
         let sets = inner.select(&query, false);
+        let ranks = sets.as_ref().and_then(|_| self.ranks(&inner));
         kinds
             .iter()
             .map(|&kind| {
@@ -342,6 +387,7 @@ impl SearchIndex {
                         &[kind],
                         offset.saturating_add(limit),
                         offset,
+                        ranks.as_deref().map(Vec::as_slice),
                     ),
                     None => Results::default(),
                 };
@@ -355,7 +401,11 @@ impl SearchIndex {
     /// popularity orders each group.
     pub fn suggest(&self, prefix: &str, limit: usize) -> Vec<Suggestion> {
         match Query::new(prefix) {
-            Some(query) if limit > 0 => self.inner.read().suggest(&query, limit),
+            Some(query) if limit > 0 => {
+                let inner = self.inner.read();
+                let ranks = self.ranks(&inner);
+                inner.suggest(&query, limit, ranks.as_deref().map(Vec::as_slice))
+            }
             _ => Vec::new(),
         }
     }
@@ -708,10 +758,13 @@ struct Inner {
     free_slots: Vec<u32>,
     live: usize,
     vocab: Vocab,
+    /// Bumped by every insert and removal, so derived name ranks know when they are stale.
+    generation: u64,
 }
 
 impl Inner {
     fn insert(&mut self, doc: Prepared) {
+        self.generation += 1;
         let slot = match self.by_key.entry((doc.kind, doc.id)) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
@@ -791,6 +844,7 @@ impl Inner {
         let Some(slot) = self.by_key.remove(&(kind, id)) else {
             return;
         };
+        self.generation += 1;
         self.detach(slot);
         let s = slot as usize;
         self.kinds[s] = None;
@@ -844,6 +898,24 @@ impl Inner {
     fn folded(&self, slot: usize) -> &str {
         let span = &self.spans[slot];
         &self.name_arena[span.name as usize..(span.name + span.name_len) as usize]
+    }
+
+    /// Every live slot's place in the order of (folded name, name, kind, id): the order
+    /// [`Candidate`] breaks ties in. Free slots get `u32::MAX`.
+    fn name_ranks(&self) -> Vec<u32> {
+        let mut slots: Vec<u32> = (0..self.kinds.len() as u32)
+            .filter(|&s| self.kinds[s as usize].is_some())
+            .collect();
+        let key = |s: u32| {
+            let s = s as usize;
+            (self.folded(s), self.display(s), self.kinds[s], self.ids[s])
+        };
+        slots.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
+        let mut ranks = vec![u32::MAX; self.kinds.len()];
+        for (rank, &slot) in slots.iter().enumerate() {
+            ranks[slot as usize] = rank as u32;
+        }
+        ranks
     }
 
     fn display(&self, slot: usize) -> &str {
@@ -994,6 +1066,7 @@ impl Inner {
         allowed: impl Fn(usize) -> u64,
         passes: usize,
         k: usize,
+        ranks: Option<&[u32]>,
     ) -> Vec<Candidate<'a>> {
         let mut top = TopK::new(k);
         for &(best_tier, take) in &PASSES[..passes] {
@@ -1027,18 +1100,14 @@ impl Inner {
                             1
                         }
                     };
-                    top.offer(tier, self.pops[slot], || self.candidate(tier, kind, slot));
+                    let rank = ranks.map_or(0, |r| r[slot]);
+                    top.offer(tier, self.pops[slot], rank, || {
+                        self.candidate(tier, kind, slot, rank)
+                    });
                 }
             }
         }
         top.into_sorted()
-    }
-
-    fn search(&self, query: &Query, kinds: &[Kind], k: usize, offset: usize) -> Results {
-        let Some(sets) = self.select(query, false) else {
-            return Results::default();
-        };
-        self.rank_kinds(query, &sets, kinds, k, offset)
     }
 
     /// Totals and the page of the selected documents of `kinds`.
@@ -1049,6 +1118,7 @@ impl Inner {
         kinds: &[Kind],
         k: usize,
         offset: usize,
+        ranks: Option<&[u32]>,
     ) -> Results {
         let mut totals = [0; Kind::ALL.len()];
         let mut wanted = [false; Kind::ALL.len()];
@@ -1069,7 +1139,7 @@ impl Inner {
                 .fold(0, |m, k| m | self.kind_slots[k.index()][i])
         };
         let hits = self
-            .rank(query, sets, allowed, PASSES.len(), k)
+            .rank(query, sets, allowed, PASSES.len(), k, ranks)
             .into_iter()
             .skip(offset)
             .map(|c| Hit {
@@ -1081,12 +1151,12 @@ impl Inner {
         Results { hits, totals }
     }
 
-    fn suggest(&self, query: &Query, limit: usize) -> Vec<Suggestion> {
+    fn suggest(&self, query: &Query, limit: usize, ranks: Option<&[u32]>) -> Vec<Suggestion> {
         let Some(sets) = self.select(query, true) else {
             return Vec::new();
         };
         // The first two passes are the name word-prefix matches, the only ones suggested.
-        self.rank(query, &sets, |_| u64::MAX, 2, limit)
+        self.rank(query, &sets, |_| u64::MAX, 2, limit, ranks)
             .into_iter()
             .map(|c| Suggestion {
                 kind: c.kind,
@@ -1096,10 +1166,11 @@ impl Inner {
             .collect()
     }
 
-    fn candidate(&self, tier: u8, kind: Kind, slot: usize) -> Candidate<'_> {
+    fn candidate(&self, tier: u8, kind: Kind, slot: usize, rank: u32) -> Candidate<'_> {
         Candidate {
             tier,
             popularity: Reverse(self.pops[slot]),
+            rank,
             folded: self.folded(slot),
             name: self.display(slot),
             kind,
@@ -1145,6 +1216,9 @@ fn dedup_keep_order(ids: &mut Vec<u32>) {
 struct Candidate<'a> {
     tier: u8,
     popularity: Reverse<u64>,
+    /// The place in name order when ranks are known (then it alone orders equal tiers and
+    /// popularities, agreeing with the fields after it); 0 for every candidate otherwise.
+    rank: u32,
     folded: &'a str,
     name: &'a str,
     kind: Kind,
@@ -1171,7 +1245,13 @@ impl<'a> TopK<'a> {
         self.heap.len() == self.k && self.heap.peek().is_none_or(|worst| worst.tier < tier)
     }
 
-    fn offer(&mut self, tier: u8, popularity: u64, make: impl FnOnce() -> Candidate<'a>) {
+    fn offer(
+        &mut self,
+        tier: u8,
+        popularity: u64,
+        rank: u32,
+        make: impl FnOnce() -> Candidate<'a>,
+    ) {
         if self.heap.len() < self.k {
             self.heap.push(make());
             return;
@@ -1179,7 +1259,7 @@ impl<'a> TopK<'a> {
         let Some(mut worst) = self.heap.peek_mut() else {
             return;
         };
-        if (tier, Reverse(popularity)) > (worst.tier, worst.popularity) {
+        if (tier, Reverse(popularity), rank) > (worst.tier, worst.popularity, worst.rank) {
             return;
         }
         let candidate = make();
@@ -1213,6 +1293,33 @@ mod tests {
 
     fn ranked(results: &Results) -> Vec<(u128, MatchType)> {
         results.hits.iter().map(|h| (h.id, h.match_type)).collect()
+    }
+
+    #[test]
+    fn name_ranks_order_ties_as_names_do() {
+        let index = SearchIndex::new();
+        let words = ["love", "Love", "lové", "night", "a love", "loving"];
+        for i in 0..300u128 {
+            let name = format!("{} {}", words[i as usize % words.len()], i % 7);
+            let kind = [Kind::Artist, Kind::Album, Kind::Track][i as usize % 3];
+            index.upsert(doc(kind, i, &name, &["Love Inc"], (i % 3) as u64));
+        }
+        index.remove(Kind::Track, 5);
+        let inner = index.inner.read();
+        let ranks = inner.name_ranks();
+        for q in ["love", "lov", "love 3", "o", "inc", "night 1", "a"] {
+            let query = Query::new(q).unwrap();
+            let Some(sets) = inner.select(&query, false) else {
+                continue;
+            };
+            for (k, offset) in [(5, 0), (20, 3), (400, 0)] {
+                let by_names = inner.rank_kinds(&query, &sets, &Kind::ALL, k, offset, None);
+                let by_ranks = inner.rank_kinds(&query, &sets, &Kind::ALL, k, offset, Some(&ranks));
+                assert_eq!(by_names, by_ranks, "{q} {k} {offset}");
+            }
+            let by_names = inner.suggest(&query, 10, None);
+            assert_eq!(by_names, inner.suggest(&query, 10, Some(&ranks)), "{q}");
+        }
     }
 
     #[test]
