@@ -1,5 +1,6 @@
 //! Handlers for browsing and searching the catalog, and for library scans.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::StatusCode;
@@ -9,7 +10,7 @@ use warp::Rejection;
 use super::dto::{
     rfc3339, AlbumDetail, AlbumItem, AlbumPage, ArtQuery, ArtistDetail, ArtistItem, ArtistPage,
     CatalogQuery, GenreItem, ScanFailureDto, ScanStatusDto, SearchQuery, SearchResults, StartScan,
-    SuggestQuery, Suggestion, TrackDetail, TrackItem, TrackPage,
+    SuggestQuery, Suggestion, TrackDetail, TrackItem, TrackPage, WireId,
 };
 use super::error::{reject, ErrorBody};
 use super::reply_json;
@@ -30,23 +31,23 @@ fn secs(ms: u64) -> f64 {
     ms as f64 / 1000.0
 }
 
-fn artist_item(a: &Artist) -> ArtistItem {
+fn artist_item(a: &Artist) -> ArtistItem<'_> {
     ArtistItem {
-        id: a.id.to_string(),
-        name: a.name.clone(),
+        id: WireId(*a.id.as_uuid()),
+        name: Cow::Borrowed(&a.name),
         album_count: a.albums.len(),
         track_count: a.tracks.len(),
     }
 }
 
-fn album_item(a: &Album) -> AlbumItem {
+fn album_item(a: &Album) -> AlbumItem<'_> {
     AlbumItem {
-        id: a.id.to_string(),
-        title: a.title.clone(),
-        artist_id: a.artist_id.to_string(),
-        artist: a.artist_name.clone(),
+        id: WireId(*a.id.as_uuid()),
+        title: Cow::Borrowed(&a.title),
+        artist_id: WireId(*a.artist_id.as_uuid()),
+        artist: Cow::Borrowed(&a.artist_name),
         year: a.year,
-        genres: a.genres.iter().map(ToString::to_string).collect(),
+        genres: a.genres.iter().map(|g| Cow::Borrowed(&**g)).collect(),
         track_count: a.tracks.len(),
         duration_secs: secs(a.duration_ms),
         compilation: a.compilation,
@@ -54,24 +55,29 @@ fn album_item(a: &Album) -> AlbumItem {
     }
 }
 
-fn track_item(t: TrackRef<'_>) -> TrackItem {
+fn track_item(t: TrackRef<'_>) -> TrackItem<'_> {
+    let row = t.row;
     TrackItem {
-        id: t.id.to_string(),
-        title: t.title.to_string(),
-        artists: t.artist_names().map(str::to_owned).collect(),
-        artist_ids: t.artist_ids.iter().map(ToString::to_string).collect(),
-        album: t.album_title().to_owned(),
-        album_id: t.album_id.to_string(),
-        track_number: t.track_number,
-        disc_number: t.disc_number,
-        year: t.year,
-        duration_secs: secs(t.duration_ms),
-        format: t.format.to_string(),
+        id: WireId(*row.id.as_uuid()),
+        title: Cow::Borrowed(&row.title),
+        artists: t.artist_names().map(Cow::Borrowed).collect(),
+        artist_ids: row
+            .artist_ids
+            .iter()
+            .map(|a| WireId(*a.as_uuid()))
+            .collect(),
+        album: Cow::Borrowed(t.album_title()),
+        album_id: WireId(*row.album_id.as_uuid()),
+        track_number: row.track_number,
+        disc_number: row.disc_number,
+        year: row.year,
+        duration_secs: secs(row.duration_ms),
+        format: Cow::Borrowed(&row.format),
     }
 }
 
 /// The list fields (named as lists name them) and everything else from the stored record.
-fn track_detail(item: TrackItem, t: &Track) -> TrackDetail {
+fn track_detail<'a>(item: TrackItem<'a>, t: &Track) -> TrackDetail<'a> {
     TrackDetail {
         item,
         album_artists: t.tags.album_artists.clone(),
@@ -152,15 +158,18 @@ pub async fn list_artists(
         Some("date_added") => ArtistSort::DateAdded,
         Some(_) => return Err(bad_sort("name, date_added")),
     };
-    let body = {
+    let res = {
         let r = app.catalog.read();
         let page = r.list_artists(&lq, sort);
-        ArtistPage {
-            items: page.items.into_iter().map(artist_item).collect(),
-            total: page.total,
-        }
+        reply_json(
+            StatusCode::OK,
+            &ArtistPage {
+                items: page.items.into_iter().map(artist_item).collect(),
+                total: page.total,
+            },
+        )
     };
-    Ok(reply_json(StatusCode::OK, &body))
+    Ok(res)
 }
 
 /// Lists albums.
@@ -184,15 +193,18 @@ pub async fn list_albums(
         Some("date_added") => AlbumSort::DateAdded,
         Some(_) => return Err(bad_sort("name, year, date_added")),
     };
-    let body = {
+    let res = {
         let r = app.catalog.read();
         let page = r.list_albums(&lq, sort);
-        AlbumPage {
-            items: page.items.into_iter().map(album_item).collect(),
-            total: page.total,
-        }
+        reply_json(
+            StatusCode::OK,
+            &AlbumPage {
+                items: page.items.into_iter().map(album_item).collect(),
+                total: page.total,
+            },
+        )
     };
-    Ok(reply_json(StatusCode::OK, &body))
+    Ok(res)
 }
 
 /// Lists tracks.
@@ -216,15 +228,18 @@ pub async fn list_tracks(
         Some("date_added") => TrackSort::DateAdded,
         Some(_) => return Err(bad_sort("name, year, date_added")),
     };
-    let body = {
+    let res = {
         let r = app.catalog.read();
         let page = r.list_tracks(&lq, sort);
-        TrackPage {
-            items: page.items.into_iter().map(track_item).collect(),
-            total: page.total,
-        }
+        reply_json(
+            StatusCode::OK,
+            &TrackPage {
+                items: page.items.into_iter().map(track_item).collect(),
+                total: page.total,
+            },
+        )
     };
-    Ok(reply_json(StatusCode::OK, &body))
+    Ok(res)
 }
 
 /// An artist with albums and top tracks.
@@ -241,24 +256,27 @@ pub async fn get_artist(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: ArtistId = p.id(0, "artist")?;
-    let body = {
+    let res = {
         let r = app.catalog.read();
         let artist = r.artist(id).map_err(reject)?;
-        ArtistDetail {
-            artist: artist_item(artist),
-            albums: r
-                .artist_albums(artist)
-                .into_iter()
-                .map(album_item)
-                .collect(),
-            top_tracks: r
-                .top_tracks(artist, 10)
-                .into_iter()
-                .map(track_item)
-                .collect(),
-        }
+        reply_json(
+            StatusCode::OK,
+            &ArtistDetail {
+                artist: artist_item(artist),
+                albums: r
+                    .artist_albums(artist)
+                    .into_iter()
+                    .map(album_item)
+                    .collect(),
+                top_tracks: r
+                    .top_tracks(artist, 10)
+                    .into_iter()
+                    .map(track_item)
+                    .collect(),
+            },
+        )
     };
-    Ok(reply_json(StatusCode::OK, &body))
+    Ok(res)
 }
 
 /// An album with its tracks in disc and track order.
@@ -275,15 +293,18 @@ pub async fn get_album(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: AlbumId = p.id(0, "album")?;
-    let body = {
+    let res = {
         let r = app.catalog.read();
         let album = r.album(id).map_err(reject)?;
-        AlbumDetail {
-            album: album_item(album),
-            tracks: r.album_tracks(album).map(track_item).collect(),
-        }
+        reply_json(
+            StatusCode::OK,
+            &AlbumDetail {
+                album: album_item(album),
+                tracks: r.album_tracks(album).map(track_item).collect(),
+            },
+        )
     };
-    Ok(reply_json(StatusCode::OK, &body))
+    Ok(res)
 }
 
 /// Everything known about a track.
@@ -300,8 +321,9 @@ pub async fn get_track(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: TrackId = p.id(0, "track")?;
-    let item = track_item(app.catalog.read().track(id).map_err(reject)?);
     let t = app.catalog.track(id).map_err(reject)?;
+    let r = app.catalog.read();
+    let item = track_item(r.track(id).map_err(reject)?);
     Ok(reply_json(StatusCode::OK, &track_detail(item, &t)))
 }
 
@@ -408,7 +430,6 @@ pub async fn search(app: App, actor: Option<Actor>, q: SearchQuery) -> Result<Re
             Kind::Playlist | Kind::User => {}
         }
     }
-    drop(r);
     Ok(reply_json(StatusCode::OK, &out))
 }
 
