@@ -503,6 +503,10 @@ struct Vocab {
     /// Which characters occur (see [`char_mask`]); a word can only contain a query word whose
     /// mask is a subset, which rules out most words without touching their text.
     masks: Vec<u64>,
+    /// Which pairs of adjacent bytes occur, hashed onto 64 bits (see [`pair_mask`]): the same
+    /// subset test for query words of two bytes or more, far more selective than single
+    /// characters when words share an alphabet (numbers, above all).
+    pairs: Vec<u64>,
     /// First byte of each word, so that prefix scans skip most words without touching text.
     heads: Vec<u8>,
     /// Documents whose name has the word, as `slot << POSTING_SHIFT | bits` (see
@@ -514,6 +518,15 @@ struct Vocab {
     free: Vec<u32>,
     /// Longest word ever interned: a longer query word cannot match anything.
     max_len: usize,
+}
+
+/// A 64-bit summary of the adjacent byte pairs in a word. A word containing another contains
+/// all of its pairs, so its mask is a superset.
+fn pair_mask(word: &str) -> u64 {
+    word.as_bytes().windows(2).fold(0, |m, w| {
+        let h = (u32::from(w[0]) * 31 + u32::from(w[1])).wrapping_mul(0x9E37_79B1);
+        m | 1 << (h >> 26)
+    })
 }
 
 /// A 64-bit summary of the characters in a word: one bit per ASCII letter and digit, the rest
@@ -547,12 +560,14 @@ impl Vocab {
                 let i = id as usize;
                 self.texts[i] = text;
                 self.masks[i] = char_mask(word);
+                self.pairs[i] = pair_mask(word);
                 self.heads[i] = word.as_bytes()[0];
                 id
             }
             None => {
                 self.texts.push(text);
                 self.masks.push(char_mask(word));
+                self.pairs.push(pair_mask(word));
                 self.heads.push(word.as_bytes()[0]);
                 self.name_postings.push(Postings::new());
                 self.secondary_postings.push(Postings::new());
@@ -604,6 +619,7 @@ impl Vocab {
             }
             self.texts[w] = Box::default();
             self.masks[w] = 0;
+            self.pairs[w] = 0;
             self.heads[w] = 0;
             self.name_postings[w] = Postings::new();
             self.secondary_postings[w] = Postings::new();
@@ -643,11 +659,12 @@ impl Vocab {
             return matched;
         }
         let qmask = char_mask(word);
+        let qpairs = pair_mask(word);
         // For one ASCII letter or digit the mask is exact and the first byte tells prefix from
         // substring, so the texts need not be read at all.
         let mask_is_exact = word.len() == 1 && head.is_ascii_alphanumeric();
-        for (id, &m) in self.masks.iter().enumerate() {
-            if m & qmask != qmask {
+        for (id, (&m, &p)) in self.masks.iter().zip(&self.pairs).enumerate() {
+            if m & qmask != qmask || p & qpairs != qpairs {
                 continue;
             }
             if mask_is_exact {
@@ -678,6 +695,7 @@ impl Vocab {
             + self.ids.capacity() * (std::mem::size_of::<u32>() + 1)
             + self.texts.capacity() * 16
             + self.masks.capacity() * 8
+            + self.pairs.capacity() * 8
             + self.heads.capacity()
             + (self.name_postings.capacity() + self.secondary_postings.capacity()) * 24
             + postings
