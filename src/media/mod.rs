@@ -7,6 +7,7 @@
 
 pub mod range;
 pub mod serve;
+pub mod transcode;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
