@@ -105,6 +105,21 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
                 .and_then(accounts::update_me)
                 .boxed()
         })
+        .route::<accounts::__path_get_settings>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(accounts::get_settings)
+                .boxed()
+        })
+        .route::<accounts::__path_put_settings>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(accounts::put_settings)
+                .boxed()
+        })
         .route::<accounts::__path_change_password>(|m| {
             plain(m)
                 .and(with_app(a))
