@@ -288,7 +288,7 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
             m.and(warp::method())
                 .and(with_app(a))
                 .and(maybe_actor(a.clone()))
-                .and(query::<stream::TokenQuery>())
+                .and(query::<stream::StreamQuery>())
                 .and(warp::header::headers_cloned())
                 .and_then(stream::stream_track)
                 .boxed()
