@@ -313,10 +313,10 @@ fn answer_file(
 ) -> Result<Response, Rejection> {
     let id = file.track;
     let conditions = Conditions {
-        range: header_str(&headers, header::RANGE),
-        if_range: header_str(&headers, header::IF_RANGE),
-        if_none_match: header_str(&headers, header::IF_NONE_MATCH),
-        if_modified_since: header_str(&headers, header::IF_MODIFIED_SINCE),
+        range: header_str(headers, header::RANGE),
+        if_range: header_str(headers, header::IF_RANGE),
+        if_none_match: header_str(headers, header::IF_NONE_MATCH),
+        if_modified_since: header_str(headers, header::IF_MODIFIED_SINCE),
     };
     let decision = decide(&conditions, &file.validators, file.len);
     if decision == Decision::Unsatisfiable {
