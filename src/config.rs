@@ -10,6 +10,7 @@
 //!   in their real types.
 //! - [`Secret`] wraps values listed in [`SECRET_KEYS`]; they never print.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ use figment::error::{Actual, Kind};
 use figment::value::{Dict, Map, Tag, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::{Deserialize, Serialize};
+
+use crate::media::transcode::{Codec, Spec};
 
 /// Prefix of environment variables read as configuration.
 pub const ENV_PREFIX: &str = "MUSEWAVE_";
@@ -210,6 +213,8 @@ pub struct RawConfig {
     pub access: RawAccess,
     /// `[log]`
     pub log: RawLog,
+    /// `[transcode]`
+    pub transcode: RawTranscode,
 }
 
 /// `[server]` as written.
@@ -365,6 +370,54 @@ impl Default for RawLog {
     }
 }
 
+/// `[transcode]` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [transcode] table")]
+pub struct RawTranscode {
+    /// `transcode.max_concurrent`: transcodes running at once; 0 means one per CPU.
+    pub max_concurrent: u32,
+    /// `transcode.cache_max_mb`: total size of finished transcodes kept, in MiB.
+    pub cache_max_mb: u64,
+    /// `transcode.default_profile`: the profile whose codec serves `?bitrate=` alone and the
+    /// per-user cap on originals.
+    pub default_profile: String,
+    /// `[transcode.profiles.NAME]`: named qualities for `?quality=NAME`.
+    pub profiles: BTreeMap<String, RawProfile>,
+}
+
+/// `[transcode.profiles.NAME]` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a profile table with format and bitrate_kbps"
+)]
+pub struct RawProfile {
+    /// `format`: `"opus"` (in Ogg) or `"mp3"`.
+    pub format: Codec,
+    /// `bitrate_kbps`: target bitrate.
+    pub bitrate_kbps: u32,
+}
+
+impl Default for RawTranscode {
+    fn default() -> Self {
+        let profile = |format, bitrate_kbps| RawProfile {
+            format,
+            bitrate_kbps,
+        };
+        RawTranscode {
+            max_concurrent: 0,
+            cache_max_mb: 1024,
+            default_profile: "mobile".to_owned(),
+            profiles: BTreeMap::from([
+                ("low".to_owned(), profile(Codec::Opus, 48)),
+                ("mobile".to_owned(), profile(Codec::Opus, 96)),
+                ("high".to_owned(), profile(Codec::Opus, 160)),
+                ("compatible".to_owned(), profile(Codec::Mp3, 192)),
+            ]),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validated config
 // ---------------------------------------------------------------------------------------------
@@ -384,6 +437,8 @@ pub struct Config {
     pub access: AccessConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Transcoding.
+    pub transcode: TranscodeConfig,
 }
 
 /// `[server]`, validated.
@@ -463,6 +518,113 @@ pub struct LogConfig {
     pub level: String,
 }
 
+/// `[transcode]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscodeConfig {
+    /// Transcodes allowed to run at once (at least 1).
+    pub max_concurrent: usize,
+    /// Whether `max_concurrent` was left to the number of CPUs (shown as 0 again).
+    pub max_concurrent_auto: bool,
+    /// Total size of the transcode cache, in bytes.
+    pub cache_max_bytes: u64,
+    /// Name of the default profile; always a key of `profiles`.
+    pub default_profile: String,
+    /// Named qualities; `original` is reserved for the untouched file.
+    pub profiles: BTreeMap<String, TranscodeProfile>,
+}
+
+impl TranscodeConfig {
+    /// The default profile.
+    pub fn default_profile(&self) -> TranscodeProfile {
+        // Validation guarantees the name is a key; the fallback is never taken.
+        self.profiles
+            .get(&self.default_profile)
+            .copied()
+            .unwrap_or(TranscodeProfile {
+                codec: Codec::Opus,
+                bitrate_kbps: 96,
+            })
+    }
+}
+
+/// A named transcoding quality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TranscodeProfile {
+    /// Output codec.
+    pub codec: Codec,
+    /// Target bitrate, as the encoder will use it (MP3 rounded to a LAME rate).
+    pub bitrate_kbps: u32,
+}
+
+/// The profile name that means "the original file, untouched".
+pub const ORIGINAL_PROFILE: &str = "original";
+
+fn validate_transcode(raw: RawTranscode) -> Result<TranscodeConfig, ConfigError> {
+    let auto = raw.max_concurrent == 0;
+    let max_concurrent = if auto {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        raw.max_concurrent as usize
+    };
+    let cache_max_bytes = raw.cache_max_mb.checked_mul(MIB).ok_or_else(|| {
+        invalid(
+            "transcode.cache_max_mb",
+            format!("{} MiB is too large", raw.cache_max_mb),
+        )
+    })?;
+    let mut profiles = BTreeMap::new();
+    for (name, p) in raw.profiles {
+        let key = format!("transcode.profiles.{name}");
+        let well_formed = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !well_formed {
+            return Err(invalid(
+                &key,
+                "expected a profile name of lowercase letters, digits, '-' and '_'",
+            ));
+        }
+        if name == ORIGINAL_PROFILE {
+            return Err(invalid(
+                &key,
+                "\"original\" is built in (the untouched file) and cannot be redefined",
+            ));
+        }
+        let spec = Spec {
+            codec: p.format,
+            bitrate_kbps: p.bitrate_kbps,
+            offset_secs: 0.0,
+        }
+        .validate()
+        .map_err(|e| invalid(&format!("{key}.bitrate_kbps"), e.to_string()))?;
+        profiles.insert(
+            name,
+            TranscodeProfile {
+                codec: spec.codec,
+                bitrate_kbps: spec.bitrate_kbps,
+            },
+        );
+    }
+    if !profiles.contains_key(&raw.default_profile) {
+        return Err(invalid(
+            "transcode.default_profile",
+            format!(
+                "expected the name of a profile ({}), found {:?}",
+                profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+                raw.default_profile
+            ),
+        ));
+    }
+    Ok(TranscodeConfig {
+        max_concurrent,
+        max_concurrent_auto: auto,
+        cache_max_bytes,
+        default_profile: raw.default_profile,
+        profiles,
+    })
+}
+
 impl Default for Config {
     /// The built-in defaults, as documented in `config.toml.example`.
     fn default() -> Self {
@@ -511,6 +673,7 @@ impl TryFrom<RawConfig> for Config {
             auth,
             access,
             log,
+            transcode,
         } = raw;
 
         let listen = server.listen.parse::<SocketAddr>().map_err(|_| {
@@ -656,6 +819,7 @@ impl TryFrom<RawConfig> for Config {
                 format: log.format,
                 level: log.level,
             },
+            transcode: validate_transcode(transcode)?,
         })
     }
 }
@@ -699,6 +863,29 @@ impl From<&Config> for RawConfig {
             log: RawLog {
                 format: config.log.format,
                 level: config.log.level.clone(),
+            },
+            transcode: RawTranscode {
+                max_concurrent: if config.transcode.max_concurrent_auto {
+                    0
+                } else {
+                    u32::try_from(config.transcode.max_concurrent).unwrap_or(u32::MAX)
+                },
+                cache_max_mb: config.transcode.cache_max_bytes / MIB,
+                default_profile: config.transcode.default_profile.clone(),
+                profiles: config
+                    .transcode
+                    .profiles
+                    .iter()
+                    .map(|(name, p)| {
+                        (
+                            name.clone(),
+                            RawProfile {
+                                format: p.codec,
+                                bitrate_kbps: p.bitrate_kbps,
+                            },
+                        )
+                    })
+                    .collect(),
             },
         }
     }
@@ -1239,6 +1426,52 @@ mod tests {
         assert!(!config.access.public);
         assert_eq!(config.log.format, LogFormat::Text);
         assert_eq!(config.log.level, "info");
+        assert!(config.transcode.max_concurrent >= 1);
+        assert_eq!(config.transcode.cache_max_bytes, 1024 * 1024 * 1024);
+        assert_eq!(
+            config.transcode.default_profile(),
+            TranscodeProfile {
+                codec: Codec::Opus,
+                bitrate_kbps: 96
+            }
+        );
+        assert_eq!(config.transcode.profiles.len(), 4);
+    }
+
+    #[test]
+    fn transcode_profiles_are_validated() {
+        let bad = |toml: &str, needle: &str| {
+            let f = file(toml);
+            let err = load_err(Some(f.path()), &[]);
+            assert!(err.contains(needle), "{err}");
+        };
+        bad(
+            "[transcode]\ndefault_profile = \"nope\"",
+            "transcode.default_profile",
+        );
+        bad(
+            "[transcode]\ndefault_profile = \"original\"\n[transcode.profiles.original]\nformat = \"opus\"\nbitrate_kbps = 64",
+            "transcode.profiles.original",
+        );
+        bad(
+            "[transcode]\ndefault_profile = \"x\"\n[transcode.profiles.x]\nformat = \"opus\"\nbitrate_kbps = 9000",
+            "transcode.profiles.x.bitrate_kbps",
+        );
+        bad(
+            "[transcode]\ndefault_profile = \"x\"\n[transcode.profiles.x]\nformat = \"aac\"\nbitrate_kbps = 96",
+            "format",
+        );
+        let config = load(
+            None,
+            env(&[
+                ("MUSEWAVE_TRANSCODE__MAX_CONCURRENT", "3"),
+                ("MUSEWAVE_TRANSCODE__CACHE_MAX_MB", "2"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.transcode.max_concurrent, 3);
+        assert_eq!(config.transcode.cache_max_bytes, 2 * 1024 * 1024);
     }
 
     #[test]
@@ -1715,6 +1948,13 @@ mod tests {
             [log]
             format = "json"
             level = "musewave=debug,info"
+            [transcode]
+            max_concurrent = 2
+            cache_max_mb = 12
+            default_profile = "tiny"
+            [transcode.profiles.tiny]
+            format = "mp3"
+            bitrate_kbps = 64
             "#,
         );
         let custom = load(Some(f.path()), env(&[]), &Overrides::default()).unwrap();

@@ -91,6 +91,17 @@ pub enum Error {
         /// The file's length in bytes.
         length: u64,
     },
+    /// Every transcoding slot is taken (`transcode.max_concurrent`); retry after the given
+    /// time. Answered 503 with `Retry-After`.
+    #[error("the transcoder is busy; retry in {} s", retry_after.as_secs())]
+    TranscoderBusy {
+        /// How long the client should wait.
+        retry_after: Duration,
+    },
+    /// The track's file could not be decoded for transcoding (damaged or an unsupported
+    /// codec). The decoder's words are logged, not sent.
+    #[error("the audio file of this track cannot be decoded")]
+    Undecodable,
     /// The catalog knows the track but its file is no longer on disk (moved or deleted since
     /// the last scan). The path is logged, not sent.
     #[error("the audio file of this track is missing from the media folder; a rescan will update the library")]

@@ -8,7 +8,8 @@
 //! - [`accounts`]: the account service (users, sessions, invites).
 //! - [`catalog`]: tracks, albums, artists, genres and search, served from memory.
 //! - [`library`]: the media folders: probing, scanning.
-//! - [`media`]: audio files by track id: range decisions, streamed bodies, download counts.
+//! - [`media`]: audio files by track id: range decisions, streamed bodies, download counts,
+//!   transcoding and its cache.
 //! - [`http`]: warp filters and handlers, error mapping, OpenAPI, web UI.
 //! - [`backup`]: consistent exports of a running server.
 //! - [`control`]: the local socket through which the CLI reaches a running server.
@@ -73,6 +74,8 @@ pub struct AppInner {
     pub artwork: Arc<library::artwork::Artwork>,
     /// Audio files and download counts.
     pub media: Arc<media::Media>,
+    /// Transcoding slots, profiles and the transcode cache.
+    pub transcoder: Arc<media::transcoder::Transcoder>,
     /// Who may do what.
     pub policy: Policy,
     /// The data directory.
@@ -147,9 +150,17 @@ impl App {
             data_dir.join("cache").join("art"),
         ));
         let media = Arc::new(media::Media::new(&store).context("while opening the media service")?);
+        let transcoder = Arc::new(
+            media::transcoder::Transcoder::new(
+                config.transcode.clone(),
+                data_dir.join("transcodes"),
+            )
+            .context("while opening the transcode cache")?,
+        );
         let app = App(Arc::new(AppInner {
             artwork,
             media,
+            transcoder,
             catalog,
             library,
             policy: Policy {

@@ -15,10 +15,13 @@ use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::auth::tokens::{self, TokenKeys};
 use crate::auth::{password, Actor};
 use crate::domain::{
-    now, Invite, RefreshRecord, Role, Session, SessionId, UnixTime, User, UserId, Username,
+    now, Invite, RefreshRecord, Role, Session, SessionId, UnixTime, User, UserId, UserSettings,
+    Username,
 };
 use crate::error::{AuthFailure, Error, Result};
-use crate::store::tables::{INVITES, REFRESH_TOKENS, SESSIONS, USERNAMES, USERS, USER_SESSIONS};
+use crate::store::tables::{
+    INVITES, REFRESH_TOKENS, SESSIONS, USERNAMES, USERS, USER_SESSIONS, USER_SETTINGS,
+};
 use crate::store::{Store, Table, TxError};
 
 pub use avatar::AVATAR_SIZE;
@@ -130,6 +133,7 @@ pub struct Accounts {
     user_sessions: Table<(UserId, SessionId), ()>,
     refresh: Table<String, RefreshRecord>,
     invites: Table<String, Invite>,
+    user_settings: Table<UserId, UserSettings>,
     view: RwLock<AuthView>,
     keys: TokenKeys,
     stream_keys: StreamKeys,
@@ -142,6 +146,10 @@ pub struct Accounts {
 }
 
 const MAX_DISPLAY_NAME: usize = 64;
+/// Lowest per-user maximum bitrate: the lowest MP3 rate, so every format can honour it.
+pub const MIN_MAX_BITRATE_KBPS: u32 = 32;
+/// Highest per-user maximum bitrate: the highest MP3 rate.
+pub const MAX_MAX_BITRATE_KBPS: u32 = 320;
 const MAX_BIO: usize = 2000;
 
 fn check_len(field: &'static str, value: &str, max: usize) -> Result<()> {
@@ -175,6 +183,7 @@ impl Accounts {
             user_sessions: store.table(USER_SESSIONS)?,
             refresh: store.table(REFRESH_TOKENS)?,
             invites: store.table(INVITES)?,
+            user_settings: store.table(USER_SETTINGS)?,
             keys: TokenKeys::new(secret),
             stream_keys: StreamKeys::new(secret),
             throttle: LoginThrottle::new(settings.throttle),
@@ -771,9 +780,10 @@ impl Accounts {
         {
             let mut view = self.view.write();
             self.store
-                .transaction(&[&self.users, &self.usernames], |tx| {
+                .transaction(&[&self.users, &self.usernames, &self.user_settings], |tx| {
                     tx.table(&self.users).remove(&id)?;
                     tx.table(&self.usernames).remove(&folded)?;
+                    tx.table(&self.user_settings).remove(&id)?;
                     Ok::<_, TxError<Error>>(())
                 })
                 .map_err(store_tx)?;
@@ -782,6 +792,34 @@ impl Accounts {
         self.store.flush().await?;
         avatar::remove(&self.settings.avatars_dir, id).await?;
         Ok(())
+    }
+
+    /// The preferences of `id` (the defaults when it never set any).
+    pub fn user_settings(&self, id: UserId) -> Result<UserSettings> {
+        Ok(self.user_settings.get(&id)?.unwrap_or_default())
+    }
+
+    /// Replaces the caller's preferences. A maximum bitrate must be one every output format
+    /// can honour (`MIN_MAX_BITRATE_KBPS..=MAX_MAX_BITRATE_KBPS`).
+    pub async fn set_user_settings(
+        &self,
+        actor: &Actor,
+        settings: UserSettings,
+    ) -> Result<UserSettings> {
+        if let Some(kbps) = settings.max_bitrate_kbps {
+            if !(MIN_MAX_BITRATE_KBPS..=MAX_MAX_BITRATE_KBPS).contains(&kbps) {
+                return Err(Error::invalid(
+                    "max_bitrate_kbps",
+                    format!(
+                        "must be null or {MIN_MAX_BITRATE_KBPS} to {MAX_MAX_BITRATE_KBPS} kbps, got {kbps}"
+                    ),
+                ));
+            }
+        }
+        self.user(actor.user_id)?;
+        self.user_settings.insert(&actor.user_id, &settings)?;
+        self.store.flush().await?;
+        Ok(settings)
     }
 
     /// Makes an invite code valid for `ttl` that registers an account with `role`.

@@ -6,7 +6,7 @@ mod user;
 
 pub use catalog::{AudioInfo, MediaFile, Track, TrackTags};
 pub use ids::{AlbumId, ArtistId, IdParseError, SessionId, TrackId, UserId};
-pub use user::{Invite, RefreshRecord, Role, Session, User, Username, UsernameError};
+pub use user::{Invite, RefreshRecord, Role, Session, User, UserSettings, Username, UsernameError};
 
 /// Seconds since the Unix epoch. Stored as a plain integer so that it encodes compactly and
 /// sorts correctly as a key part.

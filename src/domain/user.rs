@@ -214,3 +214,12 @@ mod tests {
         );
     }
 }
+
+/// A user's own preferences, kept apart from [`User`] so that adding one never changes how
+/// stored accounts read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSettings {
+    /// Highest bitrate the user wants streamed, in kbps: transcodes are capped at it, and an
+    /// original above it is transcoded. `None`: no limit.
+    pub max_bitrate_kbps: Option<u32>,
+}

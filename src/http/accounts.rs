@@ -9,7 +9,7 @@ use warp::{Rejection, Reply};
 
 use super::dto::{
     LoginRequest, Me, PasswordChange, ProfileUpdate, PublicUser, RefreshRequest, RegisterRequest,
-    Tokens,
+    SettingsDto, Tokens,
 };
 use super::error::{reject, ErrorBody};
 use super::reply_json;
@@ -134,6 +134,36 @@ pub async fn update_me(app: App, actor: Actor, req: ProfileUpdate) -> Result<Res
         .await
         .map_err(reject)?;
     Ok(reply_json(StatusCode::OK, &Me::from(&user)))
+}
+
+/// The caller's preferences.
+#[utoipa::path(get, path = "/api/v1/me/settings", tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The settings", body = SettingsDto),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn get_settings(app: App, actor: Actor) -> Result<Response, Rejection> {
+    let settings = app.accounts.user_settings(actor.user_id).map_err(reject)?;
+    Ok(reply_json(StatusCode::OK, &SettingsDto::from(settings)))
+}
+
+/// Replaces the caller's preferences.
+#[utoipa::path(put, path = "/api/v1/me/settings", tag = "me",
+    security(("bearer" = [])),
+    request_body = SettingsDto,
+    responses(
+        (status = 200, description = "The new settings", body = SettingsDto),
+        (status = 400, description = "Invalid field", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+pub async fn put_settings(app: App, actor: Actor, req: SettingsDto) -> Result<Response, Rejection> {
+    let settings = app
+        .accounts
+        .set_user_settings(&actor, req.into())
+        .await
+        .map_err(reject)?;
+    Ok(reply_json(StatusCode::OK, &SettingsDto::from(settings)))
 }
 
 /// Changes the password; every other session is signed out.

@@ -35,6 +35,7 @@ use super::router::RouteDoc;
         dto::RegisterRequest,
         dto::RefreshRequest,
         dto::ProfileUpdate,
+        dto::SettingsDto,
         dto::PasswordChange,
         dto::CreateUser,
         dto::UpdateUser,

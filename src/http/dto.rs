@@ -659,3 +659,29 @@ pub struct ArtQuery {
     /// A stream token for this picture (`POST /api/v1/art/{id}/token`), for `<img src>`.
     pub token: Option<String>,
 }
+
+/// The caller's preferences (`GET`/`PUT /api/v1/me/settings`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsDto {
+    /// Highest bitrate to stream, in kbps (32 to 320), or `null` for no limit. Transcoded
+    /// streams are capped at it, and an original whose average bitrate is higher is
+    /// transcoded to the default profile's format at this bitrate.
+    pub max_bitrate_kbps: Option<u32>,
+}
+
+impl From<crate::domain::UserSettings> for SettingsDto {
+    fn from(s: crate::domain::UserSettings) -> Self {
+        Self {
+            max_bitrate_kbps: s.max_bitrate_kbps,
+        }
+    }
+}
+
+impl From<SettingsDto> for crate::domain::UserSettings {
+    fn from(s: SettingsDto) -> Self {
+        Self {
+            max_bitrate_kbps: s.max_bitrate_kbps,
+        }
+    }
+}

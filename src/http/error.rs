@@ -108,6 +108,10 @@ impl ApiError {
                     (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
                 }
                 Error::MediaMissing => (StatusCode::NOT_FOUND, "media_missing"),
+                Error::TranscoderBusy { .. } => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "transcoder_busy")
+                }
+                Error::Undecodable => (StatusCode::UNPROCESSABLE_ENTITY, "undecodable_audio"),
                 Error::Store(_) | Error::Io(_) | Error::Internal(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "internal")
                 }
@@ -155,7 +159,9 @@ impl ApiError {
                     HeaderValue::from_static("Bearer realm=\"musewave\""),
                 );
             }
-            ApiError::Service(Error::Throttled { retry_after }) => {
+            ApiError::Service(
+                Error::Throttled { retry_after } | Error::TranscoderBusy { retry_after },
+            ) => {
                 // Round up: a client that waits the advertised time must not be refused again.
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));

@@ -7,6 +7,12 @@
 //! resource it was issued for: another track or picture answers 403. Access then follows the
 //! browsing rule (`Action::Browse`: anonymous only when `access.public`).
 //!
+//! # Transcoding
+//! `format`, `bitrate`, `quality` and `offset` on the stream URL ask for a transcode (rules in
+//! [`crate::media::transcoder::Transcoder::plan`]). A live transcode is sent as it is produced:
+//! `200`, chunked, `Accept-Ranges: none`. A finished one is cached, and the same request is
+//! then answered from the cached file like an original: exact length, `ETag`, ranges.
+//!
 //! # Download counting
 //! A download is counted when a `GET /download` is answered with the file's first byte: a 200,
 //! or a 206 whose first range starts at byte 0. Resumes and seeks (ranges starting later), HEAD,
@@ -30,6 +36,8 @@ use crate::domain::{AlbumId, TrackId};
 use crate::error::Error;
 use crate::media::range::{decide, ByteRange, Conditions, Decision};
 use crate::media::serve::Body;
+use crate::media::transcode::{content_type, Codec, Spec};
+use crate::media::transcoder::{Plan, StreamRequest, Transcoder};
 use crate::media::AudioFile;
 use crate::App;
 
@@ -40,6 +48,26 @@ pub struct TokenQuery {
     /// A stream token from `POST /api/v1/tracks/{id}/stream-token` or
     /// `POST /api/v1/art/{id}/token`, for clients that cannot send an `Authorization` header.
     pub token: Option<String>,
+}
+
+/// The query of a stream URL: the token, and what to transcode to.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// A stream token, as for [`TokenQuery`].
+    pub token: Option<String>,
+    /// Transcode to this format: `opus` (in Ogg) or `mp3`. Without `bitrate`: 96 kbps for
+    /// Opus, 192 for MP3.
+    #[param(value_type = Option<String>)]
+    pub format: Option<Codec>,
+    /// Target bitrate in kbps (Opus 6-256; MP3 32-320, rounded to an MP3 rate). Alone, it
+    /// uses the default profile's format.
+    pub bitrate: Option<u32>,
+    /// A named profile from `transcode.profiles` (`low`, `mobile`, `high`, `compatible` by
+    /// default), or `original`. Not combined with `format` or `bitrate`.
+    pub quality: Option<String>,
+    /// Start this many seconds into the track (transcodes only; never cached).
+    pub offset: Option<f64>,
 }
 
 /// A stream token for a track, with ready-made URLs.
@@ -271,11 +299,24 @@ async fn serve_track(
         .check(actor.as_ref(), Action::Browse)
         .map_err(reject)?;
     let file = app.media.open(&app.catalog, id).await.map_err(reject)?;
+    answer_file(purpose, &app, &method, &headers, file)
+}
+
+/// The answer with `file` (an original or a cached transcode) to a GET or HEAD with
+/// `headers`: ranges and conditional requests decided, downloads counted.
+fn answer_file(
+    purpose: Purpose,
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    file: AudioFile,
+) -> Result<Response, Rejection> {
+    let id = file.track;
     let conditions = Conditions {
-        range: header_str(&headers, header::RANGE),
-        if_range: header_str(&headers, header::IF_RANGE),
-        if_none_match: header_str(&headers, header::IF_NONE_MATCH),
-        if_modified_since: header_str(&headers, header::IF_MODIFIED_SINCE),
+        range: header_str(headers, header::RANGE),
+        if_range: header_str(headers, header::IF_RANGE),
+        if_none_match: header_str(headers, header::IF_NONE_MATCH),
+        if_modified_since: header_str(headers, header::IF_MODIFIED_SINCE),
     };
     let decision = decide(&conditions, &file.validators, file.len);
     if decision == Decision::Unsatisfiable {
@@ -286,7 +327,7 @@ async fn serve_track(
         app.media.count_download(id).map_err(reject)?;
     }
     let name = file.file_name.clone();
-    let mut res = respond(&method, file, decision);
+    let mut res = respond(method, file, decision);
     if purpose == Purpose::Download {
         insert(
             res.headers_mut(),
@@ -297,15 +338,61 @@ async fn serve_track(
     Ok(res)
 }
 
-/// A track's original audio file, with RFC 9110 range and conditional requests: `Range`
+/// A transcode of `file` by `spec`: from the cache when a whole-track result is there (with
+/// ranges, like an original), otherwise live in a free transcoding slot.
+async fn serve_transcode(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    file: AudioFile,
+    spec: Spec,
+) -> Result<Response, Rejection> {
+    let key = Transcoder::cache_key(&file, &spec);
+    if let Some(key) = key {
+        if let Some(cached) = app.transcoder.cached(key).await.map_err(reject)? {
+            return answer_file(Purpose::Stream, app, method, headers, cached);
+        }
+    }
+    let mut res = if method == Method::HEAD {
+        // The length is unknown until the transcode has run; a HEAD does not start one.
+        Response::default()
+    } else {
+        let live = app
+            .transcoder
+            .start(file.track, file.path.clone(), spec, key)
+            .map_err(reject)?;
+        let body = live.into_body().await.map_err(reject)?;
+        warp::reply::stream(body).into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(spec.codec)),
+    );
+    // Byte positions in output still being produced mean nothing yet; seek with `offset`.
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store, no-transform"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(res)
+}
+
+/// A track's audio: the original file, with RFC 9110 range and conditional requests (`Range`
 /// (`bytes=a-b`, `a-`, `-n`, several as `multipart/byteranges`, at most 16 specs, overlapping
 /// ones merged; more, or invalid syntax, and the whole file is sent), `If-Range`,
-/// `If-None-Match` and `If-Modified-Since`. Never compressed.
+/// `If-None-Match` and `If-Modified-Since`; never compressed), or a transcode when `format`,
+/// `bitrate` or `quality` asks for one or the caller's maximum bitrate requires it. A live
+/// transcode is chunked with `Accept-Ranges: none`; a cached one is served like the original.
 #[utoipa::path(method(get, head), path = "/api/v1/tracks/{id}/stream", tag = "streaming",
     security(("bearer" = []), ()),
     params(
         ("id" = String, Path, description = "Track id"),
-        TokenQuery,
+        StreamQuery,
         ("Range" = Option<String>, Header, description = "Byte ranges, e.g. `bytes=0-1023`"),
         ("If-Range" = Option<String>, Header, description = "Honour `Range` only if the file still has this ETag or date"),
         ("If-None-Match" = Option<String>, Header, description = "304 if the ETag matches"),
@@ -315,20 +402,51 @@ async fn serve_track(
         (status = 200, description = "The whole file", content_type = "audio/*", body = Vec<u8>),
         (status = 206, description = "The requested range, or `multipart/byteranges` for several", content_type = "audio/*", body = Vec<u8>),
         (status = 304, description = "Unchanged"),
+        (status = 400, description = "Invalid format, bitrate, quality or offset (named in `field`)", body = ErrorBody),
         (status = 401, description = "Not signed in, or the token is invalid or expired", body = ErrorBody),
         (status = 403, description = "The stream token is for another resource", body = ErrorBody),
         (status = 404, description = "No such track, or its file is missing", body = ErrorBody),
         (status = 416, description = "No range overlaps the file; `Content-Range: bytes */length`", body = ErrorBody),
+        (status = 422, description = "The file cannot be decoded for transcoding", body = ErrorBody),
+        (status = 503, description = "Every transcoding slot is busy; see `Retry-After`", body = ErrorBody),
     ))]
 pub async fn stream_track(
     p: PathParams,
     method: Method,
     app: App,
     bearer: Option<Actor>,
-    q: TokenQuery,
+    q: StreamQuery,
     headers: HeaderMap,
 ) -> Result<Response, Rejection> {
-    serve_track(Purpose::Stream, p, method, app, bearer, q, headers).await
+    let id: TrackId = p.id(0, "track")?;
+    let actor = caller(&app, bearer, q.token.as_deref(), Scope::Track(id))?;
+    app.policy
+        .check(actor.as_ref(), Action::Browse)
+        .map_err(reject)?;
+    let file = app.media.open(&app.catalog, id).await.map_err(reject)?;
+    let cap = match &actor {
+        Some(a) => {
+            app.accounts
+                .user_settings(a.user_id)
+                .map_err(reject)?
+                .max_bitrate_kbps
+        }
+        None => None,
+    };
+    let request = StreamRequest {
+        format: q.format,
+        bitrate_kbps: q.bitrate,
+        quality: q.quality,
+        offset_secs: q.offset,
+    };
+    match app
+        .transcoder
+        .plan(&request, cap, file.average_kbps())
+        .map_err(reject)?
+    {
+        Plan::Original => answer_file(Purpose::Stream, &app, &method, &headers, file),
+        Plan::Transcode(spec) => serve_transcode(&app, &method, &headers, file, spec).await,
+    }
 }
 
 /// A track's original file as an attachment (`Content-Disposition` with the file's name).

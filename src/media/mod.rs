@@ -2,11 +2,17 @@
 //! its validators (never a client-supplied path), ranges are decided in [`range`], bodies are
 //! streamed from the file through a fixed-size buffer in [`serve`], and downloads are counted.
 //!
+//! Transcoding lives in [`transcode`] (the codec pipeline), [`transcoder`] (slots, plans, live
+//! output) and [`cache`] (finished results, served like files).
+//!
 //! Only the track's id and its `file` (folder, relative path) are read from the catalog, so the
 //! catalog's in-memory shape can change without touching this module.
 
+pub mod cache;
 pub mod range;
 pub mod serve;
+pub mod transcode;
+pub mod transcoder;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,6 +49,19 @@ pub struct AudioFile {
     pub mime: &'static str,
     /// The file's own name, for `Content-Disposition`.
     pub file_name: String,
+    /// Where it is (never shown to clients).
+    pub path: PathBuf,
+    /// Its modification time now.
+    pub modified: SystemTime,
+    /// The track's duration as scanned, in milliseconds (0 when unknown).
+    pub duration_ms: u64,
+}
+
+impl AudioFile {
+    /// The file's average bitrate in kbps, when its duration is known.
+    pub fn average_kbps(&self) -> Option<u32> {
+        transcoder::average_kbps(self.len, self.duration_ms)
+    }
 }
 
 /// The strong entity tag of a track's file: changes when the file's size or modification time
@@ -106,7 +125,11 @@ impl Media {
     /// Opens the file of track `id`: 404 when the catalog does not know the id, 404 (logged)
     /// when the file has vanished since the scan.
     pub async fn open(&self, catalog: &Catalog, id: TrackId) -> Result<AudioFile> {
-        let path = track_path(catalog.read().track(id)?.row);
+        let (path, duration_ms) = {
+            let catalog = catalog.read();
+            let row = catalog.track(id)?.row;
+            (track_path(row), row.duration_ms)
+        };
         let file_name = Path::new(&path)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -115,7 +138,8 @@ impl Media {
             .first_raw()
             .unwrap_or("application/octet-stream");
         // open(2) and fstat(2) can block on a slow or network disk.
-        let (file, meta) = tokio::task::spawn_blocking(move || open_file(id, &path))
+        let opened = path.clone();
+        let (file, meta) = tokio::task::spawn_blocking(move || open_file(id, &opened))
             .await
             .map_err(|e| Error::Internal(format!("opening an audio file: {e}")))??;
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
@@ -131,6 +155,9 @@ impl Media {
             },
             mime,
             file_name,
+            path,
+            modified,
+            duration_ms,
         })
     }
 

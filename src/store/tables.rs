@@ -6,6 +6,7 @@
 use super::{Key, KeyError, Migration, Schema, Store, StoreError, TableDef};
 use crate::domain::{
     AlbumId, ArtistId, Invite, RefreshRecord, Session, SessionId, Track, TrackId, User, UserId,
+    UserSettings,
 };
 
 /// The schema this binary reads and writes.
@@ -35,6 +36,10 @@ pub const SESSIONS: TableDef<SessionId, Session> = TableDef::new("sessionid_sess
 pub const USER_SESSIONS: TableDef<(UserId, SessionId), ()> = TableDef::new("userid_sessionid");
 /// Hex SHA-256 of a refresh token -> what it opens.
 pub const REFRESH_TOKENS: TableDef<String, RefreshRecord> = TableDef::new("refreshhash_refresh");
+/// Account -> its preferences (postcard). User data. A table of its own rather than fields on
+/// `User`: postcard is not self-describing, so a new field would break reading stored accounts.
+/// A new tree needs no migration: a user without an entry has the default settings.
+pub const USER_SETTINGS: TableDef<UserId, UserSettings> = TableDef::new("userid_settings");
 /// Invite code -> invitation.
 pub const INVITES: TableDef<String, Invite> = TableDef::new("code_invite");
 

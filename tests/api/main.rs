@@ -11,3 +11,4 @@ mod openapi;
 mod persistence;
 mod streaming;
 mod tokens;
+mod transcoding;
