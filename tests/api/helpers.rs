@@ -122,6 +122,30 @@ impl TestServer {
     }
 
     /// An access token for the admin.
+    /// Waits (bounded) until the catalog lists `count` tracks, and returns that list.
+    pub async fn tracks_when(&self, token: &str, count: u64) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let v: Value = self
+                .get("/api/v1/tracks?limit=100")
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if v["total"] == count {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the catalog did not reach {count} tracks: {v}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn admin_token(&self) -> String {
         token(&self.login("admin", ADMIN_PASSWORD).await)
     }

@@ -84,21 +84,7 @@ async fn start(env: &[(&str, &str)]) -> (TestServer, String, Library, tempfile::
 
     let s = TestServer::start_in(dir.path(), env).await;
     let admin = s.admin_token().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let tracks = loop {
-        let res = s
-            .get("/api/v1/tracks?limit=100")
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        let v: Value = res.json().await.unwrap();
-        if v["total"] == 2 {
-            break v;
-        }
-        assert!(Instant::now() < deadline, "scan did not finish: {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let tracks = s.tracks_when(&admin, 2).await;
     let find = |format: &str| {
         tracks["items"]
             .as_array()

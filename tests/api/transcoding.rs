@@ -82,23 +82,7 @@ async fn start(env: &[(&str, &str)]) -> (TestServer, String, Library, tempfile::
 
     let s = TestServer::start_in(dir.path(), env).await;
     let admin = s.admin_token().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let tracks = loop {
-        let v: Value = s
-            .get("/api/v1/tracks?limit=100")
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if v["total"] == 3 {
-            break v;
-        }
-        assert!(Instant::now() < deadline, "scan did not finish: {v}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let tracks = s.tracks_when(&admin, 3).await;
     let find = |format: &str| {
         tracks["items"]
             .as_array()
