@@ -126,9 +126,65 @@ pub struct TrackRow {
     pub fingerprint: u64,
 }
 
+/// Track rows packed in one vector and found by id through a small map. A map holding the rows
+/// themselves would leave an eighth or more of its row-sized buckets empty, and its capacity
+/// doubles; here only the id map does.
+#[derive(Default)]
+struct Rows {
+    rows: Vec<TrackRow>,
+    at: HashMap<TrackId, u32>,
+}
+
+impl Rows {
+    fn get(&self, id: &TrackId) -> Option<&TrackRow> {
+        self.at.get(id).map(|&i| &self.rows[i as usize])
+    }
+
+    fn insert(&mut self, id: TrackId, row: TrackRow) {
+        match self.at.get(&id) {
+            Some(&i) => self.rows[i as usize] = row,
+            None => {
+                self.at.insert(id, self.rows.len() as u32);
+                self.rows.push(row);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &TrackId) -> Option<TrackRow> {
+        let i = self.at.remove(id)? as usize;
+        let row = self.rows.swap_remove(i);
+        if let Some(moved) = self.rows.get(i) {
+            self.at.insert(moved.id, i as u32);
+        }
+        Some(row)
+    }
+
+    fn values(&self) -> std::slice::Iter<'_, TrackRow> {
+        self.rows.iter()
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Gives back the room a burst of additions left behind (the vector doubles as it grows).
+    fn shrink_to_fit(&mut self) {
+        self.rows.shrink_to_fit();
+        self.at.shrink_to_fit();
+    }
+}
+
+impl std::ops::Index<&TrackId> for Rows {
+    type Output = TrackRow;
+
+    fn index(&self, id: &TrackId) -> &TrackRow {
+        &self.rows[self.at[id] as usize]
+    }
+}
+
 #[derive(Default)]
 struct State {
-    tracks: HashMap<TrackId, TrackRow>,
+    tracks: Rows,
     /// Track ids by the hash of their (folder, path): the path lives once, in the row.
     by_path: HashTable<TrackId>,
     path_hasher: std::hash::RandomState,
@@ -192,6 +248,7 @@ impl Catalog {
                 let (_, track) = entry?;
                 state.add(&track);
             }
+            state.tracks.shrink_to_fit();
         }
         catalog.reindex_all();
         Ok(catalog)
@@ -388,6 +445,11 @@ impl Catalog {
                 None => self.search.remove(Kind::Artist, id.as_uuid().as_u128()),
             }
         }
+    }
+
+    /// Releases memory left spare by many additions (after a scan).
+    pub fn shrink(&self) {
+        self.state.write().tracks.shrink_to_fit();
     }
 
     /// Makes the catalog's writes durable.
@@ -664,5 +726,59 @@ impl State {
             .map(|t| t.added_at)
             .min()
             .unwrap_or(album.added_at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: TrackId, title: &str) -> TrackRow {
+        TrackRow {
+            id,
+            title: title.into(),
+            artist_ids: Box::default(),
+            album_id: AlbumId::new(),
+            album_artist_id: ArtistId::new(),
+            track_number: None,
+            disc_number: None,
+            year: None,
+            duration_ms: 0,
+            genres: Box::default(),
+            format: "flac".into(),
+            added_at: 0,
+            embedded_cover: false,
+            folder: "/music".into(),
+            rel: title.as_bytes().into(),
+            size: 0,
+            mtime_ns: 0,
+            fingerprint: 0,
+        }
+    }
+
+    #[test]
+    fn rows_stay_findable_as_others_are_removed_and_replaced() {
+        let mut rows = Rows::default();
+        let ids: Vec<TrackId> = (0..50).map(|_| TrackId::new()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            rows.insert(*id, row(*id, &format!("t{i}")));
+        }
+        // Removing from the front, middle and end moves the last row into each gap.
+        for i in [0, 25, 49, 10] {
+            assert_eq!(&*rows.remove(&ids[i]).unwrap().title, format!("t{i}"));
+            assert!(rows.get(&ids[i]).is_none());
+            assert!(rows.remove(&ids[i]).is_none());
+        }
+        rows.insert(ids[3], row(ids[3], "replaced"));
+        rows.shrink_to_fit();
+        assert_eq!(rows.len(), 46);
+        for (i, id) in ids.iter().enumerate() {
+            match i {
+                0 | 10 | 25 | 49 => assert!(rows.get(id).is_none()),
+                3 => assert_eq!(&*rows[id].title, "replaced"),
+                _ => assert_eq!(&*rows.get(id).unwrap().title, format!("t{i}")),
+            }
+        }
+        assert_eq!(rows.values().count(), 46);
     }
 }

@@ -265,6 +265,7 @@ impl Library {
                 "the scan stopped on an internal error".into(),
             );
         }
+        self.catalog.shrink();
         if let Err(e) = self.catalog.flush_blocking() {
             tracing::error!(error = %e, "flushing the catalog after a scan");
         }
