@@ -19,8 +19,8 @@ macro_rules! uuid_id {
         pub struct $name(Uuid);
 
         // Text formats (the API, JSON) get the same 32-hex-digit form as `Display`, so an id
-        // reads the same in a response and in a URL; binary formats (the store) get the 16 raw
-        // bytes.
+        // reads the same in a response and in a URL; binary formats (the store) get it as one
+        // 128-bit number.
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 if s.is_human_readable() {
