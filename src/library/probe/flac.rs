@@ -258,42 +258,17 @@ fn frame_header(b: &[u8], info: &StreamInfo) -> Option<FrameHeader> {
     })
 }
 
+/// FLAC frame headers end in a CRC-8 (polynomial 0x07), frames in a CRC-16 (0x8005), both
+/// unreflected with a zero start: the catalogue's SMBUS and UMTS variants.
+const FLAC_CRC8: crc::Crc<u8> = crc::Crc::<u8>::new(&crc::CRC_8_SMBUS);
+const FLAC_CRC16: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_UMTS);
+
 fn crc8(data: &[u8]) -> u8 {
-    data.iter().fold(0u8, |crc, &b| {
-        (0..8).fold(crc ^ b, |c, _| {
-            if c & 0x80 != 0 {
-                (c << 1) ^ 0x07
-            } else {
-                c << 1
-            }
-        })
-    })
+    FLAC_CRC8.checksum(data)
 }
 
-const CRC16_TABLE: [u16; 256] = {
-    let mut table = [0u16; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = (i as u16) << 8;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 0x8000 != 0 {
-                (c << 1) ^ 0x8005
-            } else {
-                c << 1
-            };
-            bit += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
-
 fn crc16(data: &[u8]) -> u16 {
-    data.iter().fold(0u16, |crc, &b| {
-        (crc << 8) ^ CRC16_TABLE[usize::from((crc >> 8) as u8 ^ b)]
-    })
+    FLAC_CRC16.checksum(data)
 }
 
 #[cfg(test)]

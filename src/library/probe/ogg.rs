@@ -416,30 +416,43 @@ pub(super) fn page_bodies(
     Ok(())
 }
 
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = (i as u32) << 24;
-        let mut bit = 0;
-        while bit < 8 {
-            c = if c & 0x8000_0000 != 0 {
-                (c << 1) ^ 0x04c1_1db7
-            } else {
-                c << 1
-            };
-            bit += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-};
+/// Ogg's CRC-32: polynomial 0x04c11db7, unreflected, zero start, no final xor.
+const OGG_CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::Algorithm {
+    width: 32,
+    poly: 0x04c1_1db7,
+    init: 0,
+    refin: false,
+    refout: false,
+    xorout: 0,
+    check: 0x89a1_897f,
+    residue: 0,
+});
 
-/// Ogg's CRC-32 over a page whose checksum field counts as zero.
+/// Ogg's CRC-32 over a page whose checksum field (bytes 22..26) counts as zero.
 fn crc32(page: &[u8]) -> u32 {
-    page.iter().enumerate().fold(0u32, |crc, (i, &b)| {
-        let b = if (22..26).contains(&i) { 0 } else { b };
-        (crc << 8) ^ CRC_TABLE[usize::from((crc >> 24) as u8 ^ b)]
-    })
+    let mut digest = OGG_CRC.digest();
+    digest.update(page.get(..22).unwrap_or(page));
+    if page.len() >= 26 {
+        digest.update(&[0; 4]);
+        digest.update(&page[26..]);
+    }
+    digest.finalize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_is_oggs_and_skips_the_checksum_field() {
+        // The reference check value of this CRC, over "123456789".
+        assert_eq!(crc32(b"123456789"), 0x89a1_897f);
+        // Whatever the checksum field holds, the page's CRC is the same.
+        let mut page = vec![7u8; 40];
+        let before = crc32(&page);
+        page[22..26].copy_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(crc32(&page), before);
+        page[30] = 8;
+        assert_ne!(crc32(&page), before);
+    }
 }
