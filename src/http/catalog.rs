@@ -158,18 +158,15 @@ pub async fn list_artists(
         Some("date_added") => ArtistSort::DateAdded,
         Some(_) => return Err(bad_sort("name, date_added")),
     };
-    let res = {
-        let r = app.catalog.read();
-        let page = r.list_artists(&lq, sort);
-        reply_json(
-            StatusCode::OK,
-            &ArtistPage {
-                items: page.items.into_iter().map(artist_item).collect(),
-                total: page.total,
-            },
-        )
-    };
-    Ok(res)
+    let r = app.catalog.read();
+    let page = r.list_artists(&lq, sort);
+    Ok(reply_json(
+        StatusCode::OK,
+        &ArtistPage {
+            items: page.items.into_iter().map(artist_item).collect(),
+            total: page.total,
+        },
+    ))
 }
 
 /// Lists albums.
@@ -193,18 +190,15 @@ pub async fn list_albums(
         Some("date_added") => AlbumSort::DateAdded,
         Some(_) => return Err(bad_sort("name, year, date_added")),
     };
-    let res = {
-        let r = app.catalog.read();
-        let page = r.list_albums(&lq, sort);
-        reply_json(
-            StatusCode::OK,
-            &AlbumPage {
-                items: page.items.into_iter().map(album_item).collect(),
-                total: page.total,
-            },
-        )
-    };
-    Ok(res)
+    let r = app.catalog.read();
+    let page = r.list_albums(&lq, sort);
+    Ok(reply_json(
+        StatusCode::OK,
+        &AlbumPage {
+            items: page.items.into_iter().map(album_item).collect(),
+            total: page.total,
+        },
+    ))
 }
 
 /// Lists tracks.
@@ -228,18 +222,15 @@ pub async fn list_tracks(
         Some("date_added") => TrackSort::DateAdded,
         Some(_) => return Err(bad_sort("name, year, date_added")),
     };
-    let res = {
-        let r = app.catalog.read();
-        let page = r.list_tracks(&lq, sort);
-        reply_json(
-            StatusCode::OK,
-            &TrackPage {
-                items: page.items.into_iter().map(track_item).collect(),
-                total: page.total,
-            },
-        )
-    };
-    Ok(res)
+    let r = app.catalog.read();
+    let page = r.list_tracks(&lq, sort);
+    Ok(reply_json(
+        StatusCode::OK,
+        &TrackPage {
+            items: page.items.into_iter().map(track_item).collect(),
+            total: page.total,
+        },
+    ))
 }
 
 /// An artist with albums and top tracks.
@@ -256,27 +247,24 @@ pub async fn get_artist(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: ArtistId = p.id(0, "artist")?;
-    let res = {
-        let r = app.catalog.read();
-        let artist = r.artist(id).map_err(reject)?;
-        reply_json(
-            StatusCode::OK,
-            &ArtistDetail {
-                artist: artist_item(artist),
-                albums: r
-                    .artist_albums(artist)
-                    .into_iter()
-                    .map(album_item)
-                    .collect(),
-                top_tracks: r
-                    .top_tracks(artist, 10)
-                    .into_iter()
-                    .map(track_item)
-                    .collect(),
-            },
-        )
-    };
-    Ok(res)
+    let r = app.catalog.read();
+    let artist = r.artist(id).map_err(reject)?;
+    Ok(reply_json(
+        StatusCode::OK,
+        &ArtistDetail {
+            artist: artist_item(artist),
+            albums: r
+                .artist_albums(artist)
+                .into_iter()
+                .map(album_item)
+                .collect(),
+            top_tracks: r
+                .top_tracks(artist, 10)
+                .into_iter()
+                .map(track_item)
+                .collect(),
+        },
+    ))
 }
 
 /// An album with its tracks in disc and track order.
@@ -293,18 +281,15 @@ pub async fn get_album(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: AlbumId = p.id(0, "album")?;
-    let res = {
-        let r = app.catalog.read();
-        let album = r.album(id).map_err(reject)?;
-        reply_json(
-            StatusCode::OK,
-            &AlbumDetail {
-                album: album_item(album),
-                tracks: r.album_tracks(album).map(track_item).collect(),
-            },
-        )
-    };
-    Ok(res)
+    let r = app.catalog.read();
+    let album = r.album(id).map_err(reject)?;
+    Ok(reply_json(
+        StatusCode::OK,
+        &AlbumDetail {
+            album: album_item(album),
+            tracks: r.album_tracks(album).map(track_item).collect(),
+        },
+    ))
 }
 
 /// Everything known about a track.
