@@ -1,0 +1,77 @@
+//! The web app in a real browser: `tests/e2e/webui.mjs` drives Debian's headless Chromium
+//! (through playwright-core) against a real server whose media folder holds the audio
+//! fixtures. Screenshots of every step land in `target/e2e-screenshots/`.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::helpers::{TestServer, ADMIN_PASSWORD};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Audio the browser plays (MP3, FLAC, Ogg Vorbis, Ogg Opus), one file the scan skips, and
+/// one untagged file described by its path.
+const MEDIA: &[(&str, &str)] = &[
+    ("id3v24.mp3", "Fixtures/id3v24.mp3"),
+    ("id3v23.mp3", "Fixtures/id3v23.mp3"),
+    ("tags.flac", "Fixtures/tags.flac"),
+    ("tags.ogg", "Fixtures/tags.ogg"),
+    ("tags.opus", "Fixtures/tags.opus"),
+    ("truncated.flac", "Fixtures/truncated.flac"),
+    (
+        "fallback/Some Artist/Some Album/07 - Path Title.flac",
+        "Some Artist/Some Album/07 - Path Title.flac",
+    ),
+];
+const PLAYABLE_TRACKS: u64 = 6;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_app_in_headless_chromium() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let e2e = root.join("tests/e2e");
+    assert!(
+        e2e.join("node_modules/playwright-core").is_dir() && Path::new(CHROMIUM).exists(),
+        "the browser tests need Debian's chromium and playwright-core: \
+         `apt-get install chromium` and `npm ci --prefix tests/e2e` (.ci/run does both)"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in MEDIA {
+        let to = dir.path().join("music").join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root.join("tests/fixtures/audio").join(from), to).unwrap();
+    }
+    let server = TestServer::start_in(dir.path(), &[]).await;
+    server
+        .tracks_when(&server.admin_token().await, PLAYABLE_TRACKS)
+        .await;
+
+    let shots = std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| root.join("target"))
+        .join("e2e-screenshots");
+    let run = tokio::process::Command::new("node")
+        .arg(e2e.join("webui.mjs"))
+        .arg(server.url("/"))
+        .arg(&shots)
+        .env("MUSEWAVE_E2E_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .current_dir(&e2e)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    // A bound on a hung browser, not a measurement: the steps take seconds.
+    let out = tokio::time::timeout(Duration::from_secs(300), run)
+        .await
+        .expect("the browser tests finish within five minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser tests failed ({}); screenshots in {}\n{stdout}\n{stderr}",
+        out.status,
+        shots.display()
+    );
+    println!("{stdout}");
+    server.stop().await;
+}
