@@ -63,6 +63,7 @@ export class Player extends EventTarget {
     this.loaded = null; // {id, quality, gain} of what `audio` holds
     this.preloaded = null; // {id, quality, gain} of what `spare` holds
     this.loading = 0;
+    this.failures = 0; // tracks in a row that failed to play
     this.#restore();
     this.#mediaSession();
     addEventListener("pagehide", () => this.save());
@@ -71,14 +72,23 @@ export class Player extends EventTarget {
   #element() {
     const a = new Audio();
     a.preload = "auto";
+    // In the document (without controls, so unseen), where tests and extensions can find it.
+    document.body.append(a);
     for (const type of ["play", "pause", "timeupdate", "durationchange", "volumechange"]) {
       a.addEventListener(type, () => { if (a === this.audio) this.#changed(type); });
     }
     a.addEventListener("ended", () => { if (a === this.audio) this.#ended(); });
+    a.addEventListener("playing", () => { if (a === this.audio) this.failures = 0; });
     a.addEventListener("error", () => {
       if (a !== this.audio || !a.getAttribute("src")) return;
+      // A format this browser cannot decode (AIFF, ALAC...): the server transcodes it.
+      if (a.error?.code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED && this.loaded?.quality === "original") {
+        return this.#load({ autoplay: true, at: this.time, quality: "fallback" });
+      }
       notify(`“${this.current?.title ?? "This track"}” cannot be played (${a.error?.message || "media error"}).`);
       this.#changed("error");
+      // Go on with the queue, but do not run through a whole queue of failures.
+      if (++this.failures < 3 && this.index + 1 < this.queue.length) this.next();
     });
     return a;
   }
@@ -241,21 +251,21 @@ export class Player extends EventTarget {
       api(`api/v1/tracks/${id}`).catch(() => null),
     ]);
     let url = `api/v1/tracks/${id}/stream?token=${encodeURIComponent(token.token)}`;
-    if (quality !== "original") url += `&quality=${encodeURIComponent(quality)}`;
+    if (quality === "fallback") url += "&format=opus&bitrate=160";
+    else if (quality !== "original") url += `&quality=${encodeURIComponent(quality)}`;
     if (quality !== "original" && at > 0) url += `&offset=${at.toFixed(2)}`;
     return { url, info: { id, quality, gain: gainOf(detail) } };
   }
 
-  async #load({ autoplay, at = 0 }) {
+  async #load({ autoplay, at = 0, quality = effectiveQuality() }) {
     const t = this.current;
     const ticket = ++this.loading;
     this.restoreAt = 0;
     this.#changed("track");
     this.save();
     if (!t) return this.#stop();
-    const quality = effectiveQuality();
     // The next track is already buffered in the spare element: swap and go.
-    if (at === 0 && this.preloaded?.id === t.id && this.preloaded.quality === quality) {
+    if (at === 0 && this.preloaded?.id === t.id && this.preloaded.quality === quality && !this.spare.error) {
       this.audio.pause();
       [this.audio, this.spare] = [this.spare, this.audio];
       this.loaded = this.preloaded;
@@ -280,7 +290,8 @@ export class Player extends EventTarget {
       this.#applyVolume();
       if (autoplay) await this.audio.play();
     } catch (err) {
-      if (ticket !== this.loading) return;
+      // An ended session has its own message and sends the user to sign in.
+      if (ticket !== this.loading || err.status === 401) return;
       if (err instanceof ApiError) notify(`“${t.title}” cannot be played: ${err.message}`);
       else this.#playFailed(err);
     }

@@ -34,9 +34,23 @@ const problems = [];
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 page.on("console", (m) => { if (m.type() === "error" && !/status of 40[134]/.test(m.text())) problems.push(`console: ${m.text()}`); });
 page.setDefaultTimeout(10_000);
+// The <audio> element that is playing, for the checks above.
+await context.addInitScript(() => {
+  window.playing = () => [...document.querySelectorAll("audio")].find((a) => !a.paused && a.src);
+  // Media events do not bubble, but capturing listeners on the document see them.
+  window.mediaLog = [];
+  for (const type of ["loadstart", "playing"]) {
+    document.addEventListener(type, (e) => mediaLog.push({
+      type, src: e.target.src, othersPlaying: [...document.querySelectorAll("audio")].some((a) => a !== e.target && !a.paused),
+    }), true);
+  }
+});
 
 /** Screenshots of the page as it is, at both sizes; checks nothing overflows sideways on a phone. */
 async function screenshot(name) {
+  // Covers load as they scroll into view; let those on screen arrive first.
+  await page.waitForFunction(() => [...document.querySelectorAll("img[data-src]")]
+    .filter((i) => i.getBoundingClientRect().top < innerHeight).every((i) => i.complete && i.src), null, { timeout: 3000 }).catch(() => {});
   await page.screenshot({ path: join(shots, `${name}-1280.png`) });
   await page.setViewportSize(PHONE);
   await page.waitForTimeout(50);
@@ -61,6 +75,8 @@ async function signIn(username, password) {
 }
 
 const seekValue = () => page.getByLabel("Seek").evaluate((e) => Number(e.value));
+const audioState = () => page.evaluate(() => [...document.querySelectorAll("audio")].map((a) => ({
+  src: a.src, paused: a.paused, time: a.currentTime, ready: a.readyState, error: a.error?.message })));
 
 const steps = {
   async "a deep link while signed out asks to sign in, then returns there"() {
@@ -121,44 +137,81 @@ const steps = {
     await screenshot("search-results");
   },
 
-  async "play a track: time advances, the queue fills, and both survive a reload"() {
+  async "play a track: time advances, the next one is preloaded and follows"() {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Tracks" }).click();
     await rendered("/tracks");
+    const ids = await page.locator("table.tracks tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.track));
     await page.locator("table.tracks .track-title").first().click();
     const player = page.getByRole("region", { name: "Player" });
     await player.getByRole("button", { name: "Pause" }).waitFor();
-    await page.waitForFunction(() => Number(document.querySelector("input[aria-label=Seek]").value) > 0.2);
-    const t1 = await seekValue();
-    await page.waitForFunction((t) => Number(document.querySelector("input[aria-label=Seek]").value) > t, t1);
+    // The <audio> element itself: its currentTime advances.
+    await page.waitForFunction(() => playing()?.currentTime > 0.2, null, { polling: 50 }).catch(async () => {
+      throw new Error(`no audio advanced: ${JSON.stringify(await audioState())}`);
+    });
+    const t1 = await page.evaluate(() => playing().currentTime);
+    await page.waitForFunction((t) => playing()?.currentTime > t, t1, { polling: 50 });
+    assert.ok(await seekValue() > 0, "the seek bar follows the time");
+    // ReplayGain: the fixtures carry -6.5 dB (peak 0.99), so full volume plays at 10^(-6.5/20).
+    const volume = await page.evaluate(() => playing().volume);
+    assert.ok(Math.abs(volume - 10 ** (-6.5 / 20)) < 0.01, `volume with ReplayGain: ${volume}`);
     await screenshot("playing");
-
-    // Queue: play next and add to the end, then reorder with the buttons.
+    // Before the first track ends, the second is loading in the spare element; then it plays.
+    await page.waitForFunction((id) => mediaLog.some((e) => e.type === "playing" && e.src.includes(id)), ids[1], { polling: 50 })
+      .catch(async () => { throw new Error(`the second track did not play: ${JSON.stringify(await page.evaluate(() => mediaLog))} ${JSON.stringify(await audioState())}`); });
+    const log = await page.evaluate(() => mediaLog);
+    assert.ok(log.some((e) => e.type === "loadstart" && e.src.includes(ids[1]) && e.othersPlaying),
+      `the next track loads while the first plays: ${JSON.stringify(log)}`);
     await player.getByRole("button", { name: "Pause" }).click();
+  },
+
+  async "the queue reorders and survives a reload with its position"() {
     await page.keyboard.press("q");
     await rendered("/queue");
     const entries = page.locator("ol.queue li");
     const before = await entries.count();
     assert.ok(before >= 5, `queue holds ${before} entries`);
-    const second = await entries.nth(1).locator(".track-title").textContent();
-    await entries.nth(1).getByRole("button", { name: /down$/ }).click();
-    assert.equal(await entries.nth(2).locator(".track-title").textContent(), second);
-    await entries.nth(2).getByRole("button", { name: /^Remove/ }).click();
+    assert.equal(await page.locator("ol.queue li[aria-current=true]").count(), 1);
+    const third = await entries.nth(2).getAttribute("data-track");
+    await entries.nth(2).getByRole("button", { name: /down$/ }).click();
+    assert.equal(await entries.nth(3).getAttribute("data-track"), third);
+    await page.keyboard.press("Enter"); // focus stayed on the moved entry's button
+    assert.equal(await entries.nth(4).getAttribute("data-track"), third);
+    await entries.nth(4).getByRole("button", { name: /^Remove/ }).click();
     assert.equal(await entries.count(), before - 1);
+    const order = await entries.evaluateAll((li) => li.map((x) => x.dataset.track));
+    await page.keyboard.press("s");
+    await page.getByRole("button", { name: "Shuffle: on" }).waitFor();
+    await page.keyboard.press("s");
+    await page.getByRole("button", { name: "Shuffle: off" }).waitFor();
+    assert.deepEqual(await entries.evaluateAll((li) => li.map((x) => x.dataset.track)), order, "shuffle off restores the order");
     await screenshot("queue");
 
-    // Seek, then reload: the queue and position are still there.
     await page.getByLabel("Seek").evaluate((e) => { e.value = "0.5"; e.dispatchEvent(new Event("change")); });
-    await page.waitForTimeout(300);
-    await page.evaluate(() => dispatchEvent(new Event("pagehide")));
+    await page.waitForFunction(() => playing()?.currentTime >= 0.5 || [...document.querySelectorAll("audio")].some((a) => a.currentTime >= 0.5));
     await page.reload();
     await rendered("/queue");
-    assert.equal(await entries.count(), before - 1);
+    assert.deepEqual(await entries.evaluateAll((li) => li.map((x) => x.dataset.track)), order);
     const restored = await seekValue();
-    assert.ok(restored > 0.3, `position after reload: ${restored}`);
+    assert.ok(restored >= 0.45, `position after reload: ${restored}`);
     await page.getByRole("region", { name: "Player" }).getByRole("button", { name: "Play" }).click();
-    await page.waitForFunction((t) => Number(document.querySelector("input[aria-label=Seek]").value) > t + 0.1, restored);
+    await page.waitForFunction(() => playing()?.currentTime > 0.6, null, { polling: 50 });
     await page.keyboard.press("k");
-    await player.getByRole("button", { name: "Play" }).waitFor();
+    await page.getByRole("region", { name: "Player" }).getByRole("button", { name: "Play" }).waitFor();
+  },
+
+  async "a lower quality plays a transcoded stream"() {
+    await page.goto(url("account"));
+    await rendered("/account");
+    await page.getByLabel("Stream quality on this device").selectOption("low");
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Tracks" }).click();
+    await rendered("/tracks");
+    const streamed = page.waitForResponse((r) => r.url().includes("/stream?") && r.url().includes("quality=low"));
+    await page.locator("table.tracks .track-title").nth(1).click();
+    assert.equal((await streamed).status(), 200);
+    await page.waitForFunction(() => playing()?.currentTime > 0.2 && playing().src.includes("quality=low"), null, { polling: 50 });
+    await page.getByRole("region", { name: "Player" }).getByRole("button", { name: "Pause" }).click();
+    await page.goto(url("account"));
+    await page.getByLabel("Stream quality on this device").selectOption("original");
   },
 
   async "an admin changes a user's role"() {
@@ -196,11 +249,15 @@ const steps = {
       localStorage.setItem("mw.access", "expired");
       localStorage.setItem("mw.refresh", "revoked");
     });
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Genres" }).click();
+    await page.goto(url("genres?from=e2e"));
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     await page.getByText("Your session has ended").first().waitFor();
     await signIn("admin", adminPassword);
     await rendered("/genres");
+    assert.equal(await page.evaluate(() => location.search), "?from=e2e");
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Home" }).click();
+    await rendered("/");
+    await screenshot("home");
   },
 };
 

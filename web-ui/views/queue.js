@@ -21,7 +21,7 @@ export async function render(ctx) {
       ? `${plural(p.queue.length, "track")}; ${duration(left)} after this one.` : "The queue is empty. Play an album or a track to fill it.";
     list.replaceChildren(...p.queue.map((t, i) => {
       const now = i === p.index;
-      const li = el("li", { class: now ? "now" : "", draggable: "true", "aria-current": now ? "true" : false },
+      const li = el("li", { class: now ? "now" : "", draggable: "true", "aria-current": now ? "true" : false, "data-track": t.id },
         el("span", { class: "grip", "aria-hidden": "true" }, "⋮⋮"),
         el("div", { class: "q-main" },
           el("button", { type: "button", class: "linklike track-title", onclick: () => p.jump(i), "aria-label": `Play ${t.title}${now ? " (playing)" : ""}` }, t.title),
