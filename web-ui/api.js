@@ -34,9 +34,13 @@ export function setSessionEndHandler(f) { onSessionEnd = f; }
 /** A path under the app's base: "/api/v1/x" and "api/v1/x" both become "api/v1/x". */
 export const rel = (path) => path.replace(/^\/+/, "");
 
+// Several tabs share the tokens: a lock across tabs lets one refresh while the others wait
+// and then use its result, since presenting a spent refresh token ends the whole session.
 let refreshing = null;
 function refreshTokens() {
-  refreshing ??= (async () => {
+  const stale = session.access;
+  const run = async () => {
+    if (session.access !== stale && session.access) return true;
     const token = session.refresh;
     if (!token) return false;
     try {
@@ -48,7 +52,9 @@ function refreshTokens() {
       session.save(await res.json());
       return true;
     } catch { return false; }
-  })().finally(() => { refreshing = null; });
+  };
+  refreshing ??= (navigator.locks ? navigator.locks.request("mw.refresh", run) : run())
+    .finally(() => { refreshing = null; });
   return refreshing;
 }
 

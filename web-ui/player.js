@@ -16,7 +16,8 @@ const PRELOAD_SECS = 30;
 /** Playback settings kept on this device. */
 export const playback = {
   get() {
-    const s = JSON.parse(localStorage.getItem(SETTINGS) || "{}");
+    let s = {};
+    try { s = JSON.parse(localStorage.getItem(SETTINGS) || "{}") || {}; } catch { /* defaults */ }
     return { quality: s.quality || "auto", normalize: s.normalize !== false };
   },
   set(change) { localStorage.setItem(SETTINGS, JSON.stringify({ ...this.get(), ...change })); },
@@ -103,6 +104,7 @@ export class Player extends EventTarget {
   /** Replaces the queue with `tracks` and plays from `start`. */
   playList(tracks, start = 0) {
     const list = tracks.map(slim);
+    if (!list[start]) return;
     const first = list[start];
     this.unshuffled = null;
     if (this.shuffle && list.length > 1) {
@@ -209,7 +211,7 @@ export class Player extends EventTarget {
     t = Math.max(0, Math.min(t, Math.max(0, this.duration - 0.25)));
     if (!this.audio.getAttribute("src")) { this.restoreAt = t; return this.#changed("timeupdate"); }
     if (this.loaded?.quality === "original") this.audio.currentTime = t;
-    else this.#load({ autoplay: this.playing, at: t });
+    else this.#load({ autoplay: this.playing, at: t, quality: this.loaded?.quality });
   }
 
   setVolume(v) {
@@ -261,6 +263,7 @@ export class Player extends EventTarget {
     const t = this.current;
     const ticket = ++this.loading;
     this.restoreAt = 0;
+    this.preloading = null;
     this.#changed("track");
     this.save();
     if (!t) return this.#stop();
@@ -309,6 +312,7 @@ export class Player extends EventTarget {
     const next = this.queue[nextIndex];
     const quality = effectiveQuality();
     if (!next || this.repeat === "one" || (this.preloaded?.id === next.id && this.preloaded.quality === quality)) return;
+    // One try per track: a failure shows when its turn comes.
     if (this.preloading === next.id) return;
     this.preloading = next.id;
     try {
@@ -317,7 +321,6 @@ export class Player extends EventTarget {
       this.spare.load();
       this.preloaded = info;
     } catch { /* it loads when its turn comes instead */ }
-    this.preloading = null;
   }
 
   #ended() {
@@ -345,6 +348,7 @@ export class Player extends EventTarget {
 
   #queueChanged() {
     this.preloaded = null;
+    this.preloading = null;
     this.save();
     this.#changed("queue");
   }

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::helpers::{TestServer, ADMIN_PASSWORD};
+use reqwest::StatusCode;
+
+use crate::helpers::{assert_error, TestServer, ADMIN_PASSWORD};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Audio the browser plays (MP3, FLAC, Ogg Vorbis, Ogg Opus), one file the scan skips, and
@@ -74,4 +76,63 @@ async fn web_app_in_headless_chromium() {
     );
     println!("{stdout}");
     server.stop().await;
+}
+
+/// Files come compressed under versioned, immutable URLs; `index.html` answers deep links and
+/// is revalidated; API paths stay JSON.
+#[tokio::test]
+async fn app_files_are_compressed_and_cached_by_version() {
+    let s = TestServer::start().await;
+    let res = s.get("/albums/0123").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let etag = res.headers()["etag"].clone();
+    let index = res.text().await.unwrap();
+    let script = index
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("index.html names its script");
+    assert!(script.starts_with("v/"), "versioned script URL {script}");
+
+    let again = s
+        .get("/")
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    let js = s
+        .get(&format!("/{script}"))
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), StatusCode::OK);
+    assert_eq!(
+        js.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(js.headers()["content-encoding"], "gzip");
+    assert_eq!(js.headers()["vary"], "accept-encoding");
+    let plain = s.get(&format!("/{script}")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_len = plain.bytes().await.unwrap().len();
+    assert!(js.bytes().await.unwrap().len() < plain_len);
+
+    assert_eq!(
+        s.get("/v/0/missing.js").send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_error(
+        s.get("/api/v1/nothing-here").send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+    )
+    .await;
 }

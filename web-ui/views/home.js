@@ -12,13 +12,18 @@ export async function render(ctx) {
   ]);
   recent.add(albums.items);
   const cur = ctx.player.current;
+  const toggle = el("button", { type: "button", onclick: () => ctx.player.toggle() });
+  const label = () => { toggle.textContent = ctx.player.playing ? "Pause" : "Play"; };
+  label();
+  ctx.player.addEventListener("state", label);
+  ctx.signal.addEventListener("abort", () => ctx.player.removeEventListener("state", label));
   const counts = tracks instanceof Error ? failed(tracks) : el("p", { class: "muted" },
     `${plural(artists.total ?? 0, "artist")}, ${plural(albums.total, "album")}, ${plural(tracks.total, "track")} in the library.`);
   ctx.page(`Hello, ${ctx.me.display_name}`,
     counts,
     cur ? el("section", { class: "card", "aria-labelledby": "cont-h" }, el("h2", { id: "cont-h" }, "Continue listening"),
       el("p", {}, el("strong", {}, cur.title), " — ", cur.artists?.join(", ") || ""),
-      el("div", { class: "toolbar" }, el("button", { type: "button", onclick: () => ctx.player.toggle() }, ctx.player.playing ? "Pause" : "Play"),
+      el("div", { class: "toolbar" }, toggle,
         link("/queue", `Queue: ${plural(ctx.player.queue.length, "track")}`))) : null,
     el("section", { "aria-labelledby": "new-h" }, el("h2", { id: "new-h" }, "Recently added"),
       albums.items.length ? recent.grid : el("p", { class: "muted" }, "No music yet. An admin can add media folders and scan them."),
