@@ -1,226 +1,207 @@
-// musewave web app: a small router over the REST API. Tokens live in localStorage; an
-// expired access token is refreshed once, and a failed refresh returns to sign-in while
-// remembering the page the user was on.
+// musewave web app: routes on the path (relative to <base href>), one module per page, loaded
+// when first visited. A page is `export async function render(ctx)`, where ctx has `params`
+// (from the route), `query` (URLSearchParams), `main`, `player`, `me`, `signal` (aborted when
+// the user leaves the page) and `page(title, ...nodes)` to show it. Adding a page is one line
+// in `routes` below.
+
+import { api, session, setSessionEndHandler, signOut } from "./api.js";
+import { el, notify, report, nowPlaying } from "./ui.js";
+import { Player, playerBar } from "./player.js";
+
+const routes = [
+  // [path pattern, module, nav entry, who may see it]
+  ["/", () => import("./views/home.js"), "home"],
+  ["/artists", () => import("./views/browse.js"), "artists"],
+  ["/artists/:id", () => import("./views/artist.js"), "artists"],
+  ["/albums", () => import("./views/browse.js"), "albums"],
+  ["/albums/:id", () => import("./views/album.js"), "albums"],
+  ["/genres", () => import("./views/browse.js"), "genres"],
+  ["/tracks", () => import("./views/browse.js"), "tracks"],
+  ["/search", () => import("./views/search.js"), "search"],
+  ["/queue", () => import("./views/queue.js"), "queue"],
+  ["/account", () => import("./views/account.js"), "account"],
+  ["/admin", () => import("./views/admin.js"), "admin", "admin"],
+  ["/admin/:tab", () => import("./views/admin.js"), "admin", "admin"],
+].map(([pattern, load, nav, role]) => ({
+  pattern, load, nav, role,
+  regex: new RegExp(`^${pattern.replace(/:(\w+)/g, "(?<$1>[^/]+)")}/?$`),
+}));
+const publicRoutes = {
+  "/signin": () => import("./views/auth.js"),
+  "/register": () => import("./views/auth.js"),
+};
 
 const main = document.getElementById("main");
-const notice = document.getElementById("notice");
-const store = {
-  get access() { return localStorage.getItem("mw.access"); },
-  get refresh() { return localStorage.getItem("mw.refresh"); },
-  save(t) {
-    localStorage.setItem("mw.access", t.access_token);
-    localStorage.setItem("mw.refresh", t.refresh_token);
-  },
-  clear() { localStorage.removeItem("mw.access"); localStorage.removeItem("mw.refresh"); },
-};
+const nav = document.getElementById("nav");
+const basePath = new URL(document.baseURI).pathname; // "/" or "/prefix/"
+export const player = new Player();
 let me = null;
+let server = null;
+let leave = new AbortController();
 
-function show(message, ok = false) {
-  notice.textContent = message;
-  notice.className = ok ? "ok" : "";
-  notice.hidden = !message;
+/** The app path ("/albums/x") of the current location. */
+function appPath() {
+  const p = location.pathname.startsWith(basePath) ? location.pathname.slice(basePath.length - 1) : "/";
+  return p.length > 1 ? p.replace(/\/$/, "") : "/";
 }
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? "" : v);
-  }
-  node.append(...children.flat());
-  return node;
+/** Goes to an app path such as "/albums?sort=year". */
+export function go(path, { replace = false } = {}) {
+  const url = basePath + path.replace(/^\//, "");
+  if (url !== location.pathname + location.search) history[replace ? "replaceState" : "pushState"]({}, "", url);
+  render({ moved: !replace });
 }
 
-async function refreshTokens() {
-  if (!store.refresh) return false;
-  const res = await fetch("/api/v1/auth/refresh", {
-    method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ refresh_token: store.refresh }),
-  });
-  if (!res.ok) { store.clear(); return false; }
-  store.save(await res.json());
-  return true;
+function returnAfterSignIn() {
+  const back = sessionStorage.getItem("mw.return");
+  sessionStorage.removeItem("mw.return");
+  return back && !back.startsWith("/signin") && !back.startsWith("/register") ? back : "/";
 }
 
-class ApiError extends Error {
-  constructor(status, body) {
-    super(body?.error?.message || `request failed (${status})`);
-    this.status = status;
-  }
-}
-
-async function api(path, { method = "GET", body, raw, retry = true } = {}) {
-  const headers = {};
-  if (store.access) headers.authorization = `Bearer ${store.access}`;
-  let payload;
-  if (raw) { payload = raw; headers["content-type"] = raw.type || "application/octet-stream"; }
-  else if (body !== undefined) { payload = JSON.stringify(body); headers["content-type"] = "application/json"; }
-  const res = await fetch(path, { method, headers, body: payload });
-  if (res.status === 401 && retry && store.refresh && await refreshTokens()) {
-    return api(path, { method, body, raw, retry: false });
-  }
-  if (res.status === 401 && path !== "/api/v1/auth/login") {
-    store.clear();
-    sessionStorage.setItem("mw.return", location.pathname);
-    go("/signin");
-    throw new ApiError(401, { error: { message: "Your session has ended; please sign in again." } });
-  }
-  const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError(res.status, data);
-  return data;
-}
-
-function go(path) {
-  if (location.pathname !== path) history.pushState({}, "", path);
-  render();
-}
+setSessionEndHandler(() => {
+  me = null;
+  const here = appPath() + location.search;
+  if (!here.startsWith("/signin")) sessionStorage.setItem("mw.return", here);
+  notify("Your session has ended; please sign in again.");
+  go("/signin", { replace: true });
+});
 
 document.addEventListener("click", (e) => {
-  const a = e.target.closest("a[href^='/']");
-  if (a && !e.metaKey && !e.ctrlKey) { e.preventDefault(); go(a.getAttribute("href")); }
+  if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const a = e.target.closest("a[href]");
+  if (!a || a.target || a.hasAttribute("download")) return;
+  const url = new URL(a.href, document.baseURI);
+  if (url.origin !== location.origin || !url.pathname.startsWith(basePath)) return;
+  const path = url.pathname.slice(basePath.length - 1);
+  if (path.startsWith("/api/") || url.hash && url.pathname === location.pathname) return;
+  e.preventDefault();
+  go(path + url.search);
 });
-window.addEventListener("popstate", render);
+addEventListener("popstate", () => render());
+player.addEventListener("track", () => { nowPlaying.id = player.current?.id ?? null; nowPlaying.mark(); });
+nowPlaying.id = player.current?.id ?? null;
+
 document.getElementById("logout").addEventListener("click", async () => {
-  try { await api("/api/v1/auth/logout", { method: "POST" }); } catch { /* signed out anyway */ }
-  store.clear(); me = null; go("/signin");
+  player.audio.pause();
+  await signOut();
+  me = null;
+  go("/signin");
 });
+document.querySelector("#notice button").addEventListener("click", () => { document.getElementById("notice").hidden = true; });
 
 function page(title, ...content) {
   document.title = `${title} · musewave`;
   main.replaceChildren(el("h1", {}, title), ...content);
-  main.focus();
 }
 
-function signinView(info) {
-  const form = el("form", { "aria-label": "Sign in" },
-    el("label", {}, "Username", el("input", { name: "username", autocomplete: "username", required: true })),
-    el("label", {}, "Password", el("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
-    el("button", { type: "submit" }, "Sign in"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const f = new FormData(form);
-    try {
-      store.save(await api("/api/v1/auth/login", { method: "POST", body: { username: f.get("username"), password: f.get("password") } }));
-      show("");
-      const back = sessionStorage.getItem("mw.return") || "/";
-      sessionStorage.removeItem("mw.return");
-      go(back === "/signin" ? "/" : back);
-    } catch (err) { show(err.message); }
-  });
-  const extra = info.registration !== "closed" ? el("p", {}, "No account? ", el("a", { href: "/register" }, "Register")) : "";
-  page("Sign in", el("div", { class: "card" }, form, extra));
-}
-
-function registerView(info) {
-  const fields = [
-    el("label", {}, "Username", el("input", { name: "username", autocomplete: "username", required: true, minlength: 3, maxlength: 32 })),
-    el("label", {}, "Password", el("input", { name: "password", type: "password", autocomplete: "new-password", required: true, minlength: 8 })),
-  ];
-  if (info.registration === "invite") fields.push(el("label", {}, "Invite code", el("input", { name: "invite_code", required: true })));
-  const form = el("form", { "aria-label": "Register" }, ...fields, el("button", { type: "submit" }, "Create account"));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const f = Object.fromEntries(new FormData(form));
-    try {
-      await api("/api/v1/auth/register", { method: "POST", body: f });
-      store.save(await api("/api/v1/auth/login", { method: "POST", body: { username: f.username, password: f.password } }));
-      go("/");
-    } catch (err) { show(err.message); }
-  });
-  page("Register", el("div", { class: "card" }, form));
-}
-
-function homeView() {
-  page(`Hello, ${me.display_name}`,
-    el("p", { class: "muted" }, "Signed in as ", me.username, " (", me.role, ")."),
-    el("p", {}, el("a", { href: "/api/schema/swagger-ui/" }, "API explorer")));
-}
-
-function accountView() {
-  const profile = el("form", { "aria-label": "Profile" },
-    el("label", {}, "Display name", el("input", { name: "display_name", value: me.display_name, required: true, maxlength: 64 })),
-    el("label", {}, "Bio", el("textarea", { name: "bio", maxlength: 2000, rows: 4 }, me.bio)),
-    el("button", { type: "submit" }, "Save profile"));
-  profile.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try { me = await api("/api/v1/me", { method: "PATCH", body: Object.fromEntries(new FormData(profile)) }); show("Profile saved.", true); }
-    catch (err) { show(err.message); }
-  });
-  const img = el("img", { class: "avatar", alt: "Your avatar" });
-  if (me.avatar_url) loadImage(img, me.avatar_url);
-  const file = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp,image/gif", "aria-label": "Choose an avatar image" });
-  file.addEventListener("change", async () => {
-    if (!file.files[0]) return;
-    try { me = await api("/api/v1/me/avatar", { method: "PUT", raw: file.files[0] }); loadImage(img, me.avatar_url); show("Avatar updated.", true); }
-    catch (err) { show(err.message); }
-  });
-  const pw = el("form", { "aria-label": "Change password" },
-    el("label", {}, "Current password", el("input", { name: "current_password", type: "password", autocomplete: "current-password", required: true })),
-    el("label", {}, "New password", el("input", { name: "new_password", type: "password", autocomplete: "new-password", required: true, minlength: 8 })),
-    el("button", { type: "submit" }, "Change password"));
-  pw.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try { await api("/api/v1/me/password", { method: "PUT", body: Object.fromEntries(new FormData(pw)) }); pw.reset(); show("Password changed; other sessions were signed out.", true); }
-    catch (err) { show(err.message); }
-  });
-  page("Account",
-    el("section", { class: "card", "aria-label": "Avatar" }, img, el("p", {}, file)),
-    el("section", { class: "card" }, el("h2", {}, "Profile"), profile),
-    el("section", { class: "card" }, el("h2", {}, "Password"), pw));
-}
-
-async function loadImage(img, url) {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${store.access}` } });
-  if (res.ok) img.src = URL.createObjectURL(await res.blob());
-}
-
-async function adminView() {
-  const list = await api("/api/v1/admin/users?limit=500");
-  const rows = list.items.map((u) => {
-    const role = el("select", { "aria-label": `Role of ${u.username}` },
-      ...["listener", "artist", "admin"].map((r) => el("option", { value: r, selected: r === u.role }, r)));
-    role.addEventListener("change", async () => {
-      try { await api(`/api/v1/admin/users/${u.id}`, { method: "PATCH", body: { role: role.value } }); show(`${u.username} is now ${role.value}.`, true); }
-      catch (err) { role.value = u.role; show(err.message); }
-    });
-    const toggle = el("button", { type: "button", class: "secondary" }, u.disabled ? "Enable" : "Disable");
-    toggle.addEventListener("click", async () => {
-      try { await api(`/api/v1/admin/users/${u.id}`, { method: "PATCH", body: { disabled: !u.disabled } }); adminView(); }
-      catch (err) { show(err.message); }
-    });
-    return el("tr", {}, el("td", {}, u.username), el("td", {}, role), el("td", {}, u.disabled ? "disabled" : "enabled"), el("td", {}, toggle));
-  });
-  page("Users",
-    el("p", { class: "muted" }, `${list.total} accounts`),
-    el("div", { class: "card" }, el("table", {},
-      el("thead", {}, el("tr", {}, el("th", {}, "User"), el("th", {}, "Role"), el("th", {}, "State"), el("th", {}, el("span", { class: "muted" }, "Action")))),
-      el("tbody", {}, rows))));
-}
-
-async function render() {
-  const info = await fetch("/api/v1/server").then((r) => r.json()).catch(() => ({ registration: "closed" }));
-  const path = location.pathname;
-  if (!store.access && !store.refresh) {
-    me = null;
-    document.getElementById("nav").hidden = true;
-    if (path === "/register" && info.registration !== "closed") return registerView(info);
-    if (path !== "/signin") { sessionStorage.setItem("mw.return", path); history.replaceState({}, "", "/signin"); }
-    return signinView(info);
-  }
+let renderCount = 0;
+async function render({ moved = false } = {}) {
+  leave.abort();
+  leave = new AbortController();
+  const signal = leave.signal;
+  const ticket = ++renderCount;
+  const started = performance.now();
+  const path = appPath();
+  const query = new URLSearchParams(location.search);
+  main.setAttribute("aria-busy", "true");
   try {
-    me = me || await api("/api/v1/me");
+    server ??= await api("api/v1/server", { auth: false }).catch(() => ({ registration: "closed" }));
+    if (!session.signedIn || publicRoutes[path]) {
+      if (session.signedIn && publicRoutes[path]) return go(returnAfterSignIn(), { replace: true });
+      if (!publicRoutes[path]) {
+        sessionStorage.setItem("mw.return", path + location.search);
+        history.replaceState({}, "", basePath + "signin");
+      }
+      me = null;
+      showChrome(false);
+      const view = await publicRoutes[appPath()]();
+      if (ticket !== renderCount) return;
+      await view.render({
+        path: appPath(), query, main, server, signal, page,
+        done: () => go(returnAfterSignIn()),
+        back: returnAfterSignIn,
+      });
+      return;
+    }
+    me ??= await api("api/v1/me", { signal });
+    if (ticket !== renderCount) return;
+    showChrome(true, path);
+    const route = routes.find((r) => r.regex.test(path));
+    if (!route || (route.role && me.role !== route.role)) {
+      page("Not found", el("p", {}, "There is no such page. ", el("a", { href: "./" }, "Go home"), "."));
+      return;
+    }
+    const view = await route.load();
+    if (ticket !== renderCount) return;
+    await view.render({
+      path, params: route.regex.exec(path).groups || {}, query, main, player, me, server, signal, page, go,
+      setMe: (m) => { me = m; },
+    });
   } catch (err) {
-    if (err.status !== 401) show(err.message);
-    return;
+    if (err.name === "AbortError" || ticket !== renderCount) return;
+    if (err.status !== 401) page("Something went wrong", el("p", { class: "error-text", role: "alert" }, err.message));
+  } finally {
+    if (ticket === renderCount) {
+      main.setAttribute("aria-busy", "false");
+      nowPlaying.mark(main);
+      // A new page: start at its top, and let screen readers start there too.
+      if (moved) { scrollTo(0, 0); if (!main.contains(document.activeElement)) main.focus({ preventScroll: true }); }
+      main.dataset.view = appPath();
+      // A hook for measuring page switches (bench/webui.py).
+      dispatchEvent(new CustomEvent("mw:rendered", { detail: { path: appPath(), ms: performance.now() - started } }));
+    }
   }
-  document.getElementById("nav").hidden = false;
+}
+
+function showChrome(signedIn, path = "") {
+  document.body.classList.toggle("signed-out", !signedIn);
+  nav.hidden = !signedIn;
+  document.getElementById("search").hidden = !signedIn;
+  document.getElementById("shortcuts-button").hidden = !signedIn;
+  document.getElementById("player").hidden = !signedIn || !player.current;
+  if (!signedIn) return;
   document.getElementById("nav-admin").hidden = me.role !== "admin";
-  try {
-    if (path === "/account") return accountView();
-    if (path === "/admin" && me.role === "admin") return await adminView();
-    if (path === "/signin" || path === "/register") history.replaceState({}, "", "/");
-    return homeView();
-  } catch (err) { show(err.message); }
+  const current = routes.find((r) => r.regex.test(path))?.nav;
+  for (const a of nav.querySelectorAll("a[data-route]")) {
+    if (a.dataset.route === current) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  if (!chromeReady) setUpChrome();
+}
+
+let chromeReady = false;
+function setUpChrome() {
+  chromeReady = true;
+  playerBar(player, document.getElementById("player"));
+  player.resume();
+  import("./search-box.js").then((m) => m.searchBox(document.getElementById("search"), go)).catch(report);
+  const dialog = document.getElementById("shortcuts");
+  document.getElementById("shortcuts-button").addEventListener("click", () => dialog.showModal());
+  document.addEventListener("keydown", (e) => {
+    if (!me || e.ctrlKey || e.metaKey || e.altKey || dialog.open) return;
+    const t = e.target;
+    if (t.closest?.("input, textarea, select, [contenteditable]")) return;
+    const onControl = t.closest?.("button, a, summary, [role=option]");
+    const keys = {
+      " ": () => { if (!onControl) player.toggle(); else return false; },
+      k: () => player.toggle(),
+      n: () => player.next(),
+      p: () => player.prev(),
+      l: () => player.seek(player.time + 10),
+      j: () => player.seek(player.time - 10),
+      "+": () => player.setVolume(player.volume + 0.1),
+      "=": () => player.setVolume(player.volume + 0.1),
+      "-": () => player.setVolume(player.volume - 0.1),
+      m: () => player.toggleMute(),
+      s: () => player.toggleShuffle(),
+      r: () => player.cycleRepeat(),
+      q: () => go("/queue"),
+      "/": () => document.getElementById("search-input").focus(),
+      "?": () => dialog.showModal(),
+    };
+    const f = keys[e.key.length === 1 ? e.key.toLowerCase() : e.key];
+    if (f && f() !== false) e.preventDefault();
+  });
 }
 
 render();

@@ -25,7 +25,7 @@ use http::StatusCode;
 use serde::Serialize;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Rejection, Reply};
+use warp::{Filter, Reply};
 
 use self::error::handle_rejection;
 use self::extract::{actor, client_ip, json, maybe_actor, query, raw_body};
@@ -364,19 +364,7 @@ pub fn routes(app: &App) -> BoxedFilter<(Response,)> {
             }
             docs.swagger(tail.as_str())
         });
-    // The web UI answers GET for any path outside /api and /rest; those stay JSON 404s.
-    let ui = warp::get()
-        .and(warp::path::full())
-        .and(warp::header::optional::<String>("if-none-match"))
-        .and_then(
-            |full: warp::path::FullPath, inm: Option<String>| async move {
-                let path = full.as_str().trim_start_matches('/');
-                if path == "api" || path.starts_with("api/") || path.starts_with("rest/") {
-                    return Err::<Response, Rejection>(warp::reject::not_found());
-                }
-                webui::serve(path, inm.as_deref()).ok_or_else(warp::reject::not_found)
-            },
-        );
+    let ui = webui::filter();
     api.or(schema)
         .unify()
         .or(swagger)
