@@ -12,3 +12,4 @@ mod persistence;
 mod streaming;
 mod tokens;
 mod transcoding;
+mod uploads;
