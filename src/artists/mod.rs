@@ -1149,7 +1149,15 @@ impl Artists {
         self.store
             .transaction(&[&self.albums, &self.tracks], |tx| {
                 let albums = tx.table(&self.albums);
-                for s in sources.iter().chain(&singles) {
+                for s in &sources {
+                    // A single has no reason to exist without its track.
+                    if s.kind == AlbumKind::Single && s.tracks.is_empty() {
+                        albums.remove(&s.id)?;
+                    } else {
+                        albums.insert(&s.id, s)?;
+                    }
+                }
+                for s in &singles {
                     albums.insert(&s.id, s)?;
                 }
                 albums.insert(&album.id, &album)?;
@@ -1162,6 +1170,12 @@ impl Artists {
         affected.sort();
         affected.dedup();
         self.sync(&affected)?;
+        for s in sources
+            .iter()
+            .filter(|s| s.kind == AlbumKind::Single && s.tracks.is_empty())
+        {
+            self.dirs.remove_cover(s.id);
+        }
         self.view(album)
     }
 

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod artists;
 mod binary;
 mod helpers;
 mod http_errors;

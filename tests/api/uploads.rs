@@ -534,3 +534,275 @@ async fn a_tus_upload_can_be_terminated_and_refuses_more_than_announced() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(files_in(&s, "tus").is_empty());
 }
+
+/// Starts the real binary in `dir`; returns it with its base URL once it listens.
+async fn spawn_binary(dir: &Path) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_musewave"));
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MUSEWAVE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("MUSEWAVE_ADMIN_PASSWORD", crate::helpers::ADMIN_PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(url) = line.split("listening on ").nth(1) {
+            return (child, url.trim_end_matches('/').to_owned());
+        }
+    }
+    panic!("the server exited before listening");
+}
+
+async fn login(client: &reqwest::Client, base: &str, user: &str, password: &str) -> String {
+    let v: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+/// After a crash: no partial file, every file has its track and every track its file, and the
+/// catalog agrees with the studio.
+async fn assert_upload_invariants(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    uploads: &Path,
+) {
+    let list = |sub: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(uploads.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(list("tmp").is_empty(), "partial files: {:?}", list("tmp"));
+    let tracks: Value = client
+        .get(format!("{base}/api/v1/studio/tracks"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = tracks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}.{}",
+                t["id"].as_str().unwrap(),
+                t["format"].as_str().unwrap()
+            )
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(list("audio"), ids, "files and tracks differ");
+    for t in tracks.as_array().unwrap() {
+        let id = t["id"].as_str().unwrap();
+        let res = client
+            .get(format!("{base}/api/v1/tracks/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let visible = t["visible"].as_bool().unwrap();
+        assert_eq!(res.status().is_success(), visible, "{t}");
+        if visible {
+            let cat: Value = res.json().await.unwrap();
+            let album: Value = client
+                .get(format!(
+                    "{base}/api/v1/studio/albums/{}",
+                    t["album_id"].as_str().unwrap()
+                ))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(
+                cat["album"], album["title"],
+                "the catalog lags the album's edit"
+            );
+            assert_eq!(cat["album_id"], album["id"]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_upload_and_mid_album_edit_restarts_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let uploads = dir.path().join("musewave-data").join("uploads");
+    let client = reqwest::Client::new();
+    let (mut child, base) = spawn_binary(dir.path()).await;
+    let admin = login(&client, &base, "admin", crate::helpers::ADMIN_PASSWORD).await;
+    let res = client
+        .post(format!("{base}/api/v1/admin/users"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"username": "ada", "password": "password123", "role": "artist"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let ada = login(&client, &base, "ada", "password123").await;
+    let body = multipart(
+        &["tags.flac", "tags.ogg", "tags.wav"]
+            .map(|f| ("file", f, std::fs::read(fixture(f)).unwrap())),
+        &[("album_title", "Before"), ("publish", "true")],
+    );
+    let out: Value = client
+        .post(format!("{base}/api/v1/uploads"))
+        .bearer_auth(&ada)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let album = out["album"]["id"].as_str().unwrap().to_owned();
+    let ids: Vec<String> = out["track_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+
+    // Album edits keep coming: retitles and reorders, each acknowledged before the next.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let editor = {
+        let (client, base, ada, album, ids, done) = (
+            client.clone(),
+            base.clone(),
+            ada.clone(),
+            album.clone(),
+            ids.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            for i in 0.. {
+                let order = if i % 2 == 0 {
+                    vec![&ids[2], &ids[0], &ids[1]]
+                } else {
+                    vec![&ids[0], &ids[1], &ids[2]]
+                };
+                let a = client
+                    .patch(format!("{base}/api/v1/studio/albums/{album}"))
+                    .bearer_auth(&ada)
+                    .json(&serde_json::json!({"title": format!("Edit {i}")}))
+                    .send()
+                    .await;
+                let b = client
+                    .put(format!("{base}/api/v1/studio/albums/{album}/tracks"))
+                    .bearer_auth(&ada)
+                    .json(&serde_json::json!({"track_ids": order}))
+                    .send()
+                    .await;
+                if a.is_err() || b.is_err() {
+                    return;
+                }
+                done.store(i + 1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    // The kill comes amid edits, not before them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while done.load(std::sync::atomic::Ordering::Relaxed) < 3 {
+        assert!(std::time::Instant::now() < deadline, "the edits stalled");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+
+    // An upload whose body stops half-way, as the server is killed.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let partial = {
+        let (client, base, ada) = (client.clone(), base.clone(), ada.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{base}/api/v1/uploads"))
+                .bearer_auth(&ada)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={BOUNDARY}"),
+                )
+                .body(reqwest::Body::wrap_stream(stream))
+                .send()
+                .await
+        })
+    };
+    let whole = multipart(
+        &[(
+            "file",
+            "aac.m4a",
+            std::fs::read(fixture("aac.m4a")).unwrap(),
+        )],
+        &[],
+    );
+    tx.send(Ok(whole[..whole.len() / 2].to_vec()))
+        .await
+        .unwrap();
+    // Killed once the partial file is on disk.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::read_dir(uploads.join("tmp"))
+        .unwrap()
+        .next()
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never reached the disk"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    drop(tx);
+    let _ = partial.await;
+    editor.await.unwrap();
+    // A crash between a file's rename and its commit leaves an unnamed file behind.
+    std::fs::write(
+        uploads
+            .join("audio")
+            .join("00000000000000000000000000000000.flac"),
+        b"x",
+    )
+    .unwrap();
+
+    let (_child, base) = spawn_binary(dir.path()).await;
+    let ada = login(&client, &base, "ada", "password123").await;
+    assert_upload_invariants(&client, &base, &ada, &uploads).await;
+    let tracks: Value = client
+        .get(format!("{base}/api/v1/tracks"))
+        .bearer_auth(&ada)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tracks["total"], 3, "{tracks}");
+}
