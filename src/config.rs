@@ -215,6 +215,8 @@ pub struct RawConfig {
     pub log: RawLog,
     /// `[transcode]`
     pub transcode: RawTranscode,
+    /// `[uploads]`
+    pub uploads: RawUploads,
 }
 
 /// `[server]` as written.
@@ -370,6 +372,34 @@ impl Default for RawLog {
     }
 }
 
+/// `[uploads]` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "an [uploads] table")]
+pub struct RawUploads {
+    /// `uploads.max_file_bytes`: largest audio file an artist may upload.
+    pub max_file_bytes: u64,
+    /// `uploads.max_request_bytes`: largest upload request (an album's files together).
+    pub max_request_bytes: u64,
+}
+
+impl Default for RawUploads {
+    fn default() -> Self {
+        RawUploads {
+            max_file_bytes: 1024 * MIB,
+            max_request_bytes: 4096 * MIB,
+        }
+    }
+}
+
+/// `[uploads]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadsConfig {
+    /// Largest audio file, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest upload request, in bytes.
+    pub max_request_bytes: u64,
+}
+
 /// `[transcode]` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a [transcode] table")]
@@ -439,6 +469,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Transcoding.
     pub transcode: TranscodeConfig,
+    /// Artists' uploads.
+    pub uploads: UploadsConfig,
 }
 
 /// `[server]`, validated.
@@ -674,6 +706,7 @@ impl TryFrom<RawConfig> for Config {
             access,
             log,
             transcode,
+            uploads,
         } = raw;
 
         let listen = server.listen.parse::<SocketAddr>().map_err(|_| {
@@ -820,6 +853,18 @@ impl TryFrom<RawConfig> for Config {
                 level: log.level,
             },
             transcode: validate_transcode(transcode)?,
+            uploads: UploadsConfig {
+                max_file_bytes: positive(
+                    "uploads.max_file_bytes",
+                    uploads.max_file_bytes,
+                    "a size in bytes",
+                )?,
+                max_request_bytes: positive(
+                    "uploads.max_request_bytes",
+                    uploads.max_request_bytes,
+                    "a size in bytes",
+                )?,
+            },
         })
     }
 }
@@ -886,6 +931,10 @@ impl From<&Config> for RawConfig {
                         )
                     })
                     .collect(),
+            },
+            uploads: RawUploads {
+                max_file_bytes: config.uploads.max_file_bytes,
+                max_request_bytes: config.uploads.max_request_bytes,
             },
         }
     }

@@ -66,6 +66,12 @@ pub enum Error {
         /// What conflicts.
         message: String,
     },
+    /// The same audio was already uploaded by the same artist, as track `existing`.
+    #[error("this audio was already uploaded as track {existing}")]
+    DuplicateTrack {
+        /// The track that has it.
+        existing: crate::domain::TrackId,
+    },
     /// Too many attempts; retry after the given time.
     #[error("too many attempts; retry in {} s", retry_after.as_secs())]
     Throttled {

@@ -18,6 +18,7 @@
 //! listener the caller bound, until a shutdown future resolves.
 
 pub mod accounts;
+pub mod artists;
 pub mod auth;
 pub mod backup;
 pub mod catalog;
@@ -80,6 +81,8 @@ pub struct AppInner {
     pub policy: Policy,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// Artists' profiles, uploads, albums and tracks.
+    pub artists: Arc<artists::Artists>,
 }
 
 /// The first admin account, created on a first run with no users.
@@ -157,15 +160,35 @@ impl App {
             )
             .context("while opening the transcode cache")?,
         );
+        let policy = Policy {
+            public_access: config.access.public,
+        };
+        let artists = Arc::new(
+            artists::Artists::open(
+                store.clone(),
+                catalog.clone(),
+                policy,
+                artists::Settings {
+                    dir: data_dir.join("uploads"),
+                    max_file_bytes: config.uploads.max_file_bytes,
+                    max_request_bytes: config.uploads.max_request_bytes,
+                    probe: library::probe::ProbeOptions {
+                        artist_separators: config.library.artist_separators.clone(),
+                        artist_exceptions: config.library.artist_exceptions.clone(),
+                        ..library::probe::ProbeOptions::default()
+                    },
+                },
+            )
+            .context("while opening the uploads")?,
+        );
         let app = App(Arc::new(AppInner {
+            artists,
             artwork,
             media,
             transcoder,
             catalog,
             library,
-            policy: Policy {
-                public_access: config.access.public,
-            },
+            policy,
             config: Arc::new(config),
             store,
             accounts,

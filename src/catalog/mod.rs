@@ -40,6 +40,9 @@ pub struct TrackDraft {
     pub tags: crate::domain::TrackTags,
     /// Whether the file embeds a picture.
     pub embedded_cover: bool,
+    /// The album the track belongs to, when its owner decides it (uploads); `None` groups it
+    /// by album artist and title, as the media folders are.
+    pub album_id: Option<AlbumId>,
 }
 
 /// An album derived from its tracks.
@@ -300,37 +303,42 @@ impl Catalog {
 
     /// Adds a new track, or replaces the track `existing` (keeping its id) with the draft.
     pub fn upsert(&self, existing: Option<TrackId>, draft: TrackDraft) -> Result<TrackId> {
-        let old = existing.and_then(|id| {
+        let id = existing.unwrap_or_default();
+        self.replace_many(vec![(id, draft)], &[])?;
+        Ok(id)
+    }
+
+    /// Writes every draft under its id (adding or replacing) and removes `removed`, in one
+    /// transaction: a crash leaves all of it or none. Rows are all removed before any is added,
+    /// so an album or artist whose every track is rewritten takes its new name.
+    pub fn replace_many(
+        &self,
+        drafts: Vec<(TrackId, TrackDraft)>,
+        removed: &[TrackId],
+    ) -> Result<()> {
+        let olds: Vec<Option<OldFile>> = {
             let state = self.state.read();
-            state.tracks.get(&id).map(|t| OldFile {
-                id,
-                key: (t.folder.to_string(), t.rel.to_vec()),
-                fingerprint: t.fingerprint,
-                added_at: t.added_at,
-            })
-        });
-        let t = now();
-        let album_artist = album_artist_name(&draft.tags);
-        let album_title = if draft.tags.album.is_empty() {
-            "Unknown Album".to_owned()
-        } else {
-            draft.tags.album.clone()
+            drafts
+                .iter()
+                .map(|(id, _)| *id)
+                .chain(removed.iter().copied())
+                .map(|id| {
+                    state.tracks.get(&id).map(|t| OldFile {
+                        id,
+                        key: (t.folder.to_string(), t.rel.to_vec()),
+                        fingerprint: t.fingerprint,
+                        added_at: t.added_at,
+                    })
+                })
+                .collect()
         };
-        let album_key = (fold(&album_artist), fold(&album_title));
-        let mut artist_names: Vec<String> = draft.tags.artists.clone();
-        if artist_names.is_empty() {
-            artist_names.push("Unknown Artist".to_owned());
-        }
+        let t = now();
         // Candidate ids are made outside the transaction: its closure may run more than once.
-        let new_album = AlbumId::new();
-        let new_artists: Vec<(String, ArtistId)> = artist_names
-            .iter()
-            .chain(std::iter::once(&album_artist))
-            .map(|n| (fold(n), ArtistId::new()))
+        let plans: Vec<Plan> = drafts
+            .into_iter()
+            .map(|(id, draft)| Plan::new(id, draft))
             .collect();
-        let track_id = existing.unwrap_or_default();
-        let file_key = (draft.file.folder.clone(), draft.file.rel.clone());
-        let track = self
+        let tracks = self
             .store
             .transaction(
                 &[
@@ -341,62 +349,110 @@ impl Catalog {
                     &self.artist_keys,
                 ],
                 |tx| {
-                    let artist_keys = tx.table(&self.artist_keys);
-                    let mut ids = Vec::with_capacity(new_artists.len());
-                    for (key, candidate) in &new_artists {
-                        ids.push(match artist_keys.get(key)? {
-                            Some(id) => id,
-                            None => {
-                                artist_keys.insert(key, candidate)?;
-                                *candidate
-                            }
-                        });
-                    }
-                    let album_artist_id = ids.pop().expect("album artist id");
-                    let album_keys = tx.table(&self.album_keys);
-                    let album_id = match album_keys.get(&album_key)? {
-                        Some(id) => id,
-                        None => {
-                            album_keys.insert(&album_key, &new_album)?;
-                            new_album
-                        }
-                    };
                     let paths = tx.table(&self.paths);
                     let fps = tx.table(&self.fingerprints);
-                    if let Some(old) = &old {
+                    let stored = tx.table(&self.tracks);
+                    for old in olds.iter().flatten() {
                         paths.remove(&old.key)?;
                         fps.remove(&(old.fingerprint, old.id))?;
+                        stored.remove(&old.id)?;
                     }
-                    paths.insert(&file_key, &track_id)?;
-                    fps.insert(&(draft.file.fingerprint, track_id), &())?;
-                    let track = Track {
-                        id: track_id,
-                        file: draft.file.clone(),
-                        audio: draft.audio.clone(),
-                        tags: draft.tags.clone(),
-                        album_id,
-                        artist_ids: ids,
-                        album_artist_id,
-                        embedded_cover: draft.embedded_cover,
-                        added_at: old.as_ref().map_or(t, |o| o.added_at),
-                        updated_at: t,
-                    };
-                    tx.table(&self.tracks).insert(&track_id, &track)?;
-                    Ok(track)
+                    let artist_keys = tx.table(&self.artist_keys);
+                    let album_keys = tx.table(&self.album_keys);
+                    let mut out = Vec::with_capacity(plans.len());
+                    for (plan, old) in plans.iter().zip(&olds) {
+                        let mut ids = Vec::with_capacity(plan.new_artists.len());
+                        for (key, candidate) in &plan.new_artists {
+                            ids.push(match artist_keys.get(key)? {
+                                Some(id) => id,
+                                None => {
+                                    artist_keys.insert(key, candidate)?;
+                                    *candidate
+                                }
+                            });
+                        }
+                        let album_artist_id = ids.pop().expect("album artist id");
+                        let draft = &plan.draft;
+                        let album_id = match draft.album_id {
+                            Some(id) => id,
+                            None => match album_keys.get(&plan.album_key)? {
+                                Some(id) => id,
+                                None => {
+                                    album_keys.insert(&plan.album_key, &plan.new_album)?;
+                                    plan.new_album
+                                }
+                            },
+                        };
+                        let file_key = (draft.file.folder.clone(), draft.file.rel.clone());
+                        paths.insert(&file_key, &plan.id)?;
+                        fps.insert(&(draft.file.fingerprint, plan.id), &())?;
+                        let track = Track {
+                            id: plan.id,
+                            file: draft.file.clone(),
+                            audio: draft.audio.clone(),
+                            tags: draft.tags.clone(),
+                            album_id,
+                            artist_ids: ids,
+                            album_artist_id,
+                            embedded_cover: draft.embedded_cover,
+                            added_at: old.as_ref().map_or(t, |o| o.added_at),
+                            updated_at: t,
+                        };
+                        stored.insert(&plan.id, &track)?;
+                        out.push(track);
+                    }
+                    Ok(out)
                 },
             )
             .map_err(tx_err)?;
         let touched = {
             let mut state = self.state.write();
             let mut touched = Touched::default();
-            if let Some(old) = &old {
+            for old in olds.iter().flatten() {
                 touched.merge(state.remove(old.id));
             }
-            touched.merge(state.add(&track));
+            for track in &tracks {
+                touched.merge(state.add(track));
+            }
             touched
         };
-        self.reindex(&touched, Some(track.id), old.as_ref().map(|o| o.id));
-        Ok(track.id)
+        for old in olds.iter().flatten() {
+            if !tracks.iter().any(|t| t.id == old.id) {
+                self.search.remove(Kind::Track, old.id.as_uuid().as_u128());
+            }
+        }
+        for (i, track) in tracks.iter().enumerate() {
+            // Albums and artists are looked at once, with the last track.
+            let touched = if i + 1 == tracks.len() {
+                &touched
+            } else {
+                &Touched::default()
+            };
+            self.reindex(touched, Some(track.id), None);
+        }
+        if tracks.is_empty() {
+            self.reindex(&touched, None, None);
+        }
+        Ok(())
+    }
+
+    /// Reserves the artist name `name` (folded) for the artist `id`. `Ok(None)` when the name
+    /// is now, or already was, `id`'s; `Ok(Some(other))` when another artist holds it.
+    pub fn claim_artist_name(&self, name: &str, id: ArtistId) -> Result<Option<ArtistId>> {
+        let key = fold(name);
+        self.store
+            .transaction(&[&self.artist_keys], |tx| {
+                let keys = tx.table(&self.artist_keys);
+                match keys.get(&key)? {
+                    Some(other) if other != id => Ok(Some(other)),
+                    Some(_) => Ok(None),
+                    None => {
+                        keys.insert(&key, &id)?;
+                        Ok::<_, TxError<Error>>(None)
+                    }
+                }
+            })
+            .map_err(tx_err)
     }
 
     /// Removes a track from the catalog.
@@ -474,6 +530,44 @@ struct OldFile {
     key: (String, Vec<u8>),
     fingerprint: u64,
     added_at: UnixTime,
+}
+
+/// What a write of one draft needs, made before its transaction.
+struct Plan {
+    id: TrackId,
+    draft: TrackDraft,
+    album_key: (String, String),
+    new_album: AlbumId,
+    /// (folded name, candidate id) of each performing artist, then of the album artist.
+    new_artists: Vec<(String, ArtistId)>,
+}
+
+impl Plan {
+    fn new(id: TrackId, draft: TrackDraft) -> Self {
+        let album_artist = album_artist_name(&draft.tags);
+        let album_title = if draft.tags.album.is_empty() {
+            "Unknown Album".to_owned()
+        } else {
+            draft.tags.album.clone()
+        };
+        let album_key = (fold(&album_artist), fold(&album_title));
+        let mut artist_names: Vec<String> = draft.tags.artists.clone();
+        if artist_names.is_empty() {
+            artist_names.push("Unknown Artist".to_owned());
+        }
+        let new_artists = artist_names
+            .iter()
+            .chain(std::iter::once(&album_artist))
+            .map(|n| (fold(n), ArtistId::new()))
+            .collect();
+        Plan {
+            id,
+            draft,
+            album_key,
+            new_album: AlbumId::new(),
+            new_artists,
+        }
+    }
 }
 
 /// Albums and artists that appeared or may have disappeared, whose search entries need a look.

@@ -61,6 +61,15 @@ use super::router::RouteDoc;
         super::stream::TrackToken,
         super::stream::ArtToken,
         super::stream::TrackStats,
+        super::artists::ProfileDto,
+        super::artists::ProfileInput,
+        super::artists::ProfileOwner,
+        super::artists::StudioTrack,
+        super::artists::StudioAlbum,
+        super::artists::UploadResult,
+        super::artists::AlbumFields,
+        super::artists::TrackFields,
+        super::artists::AlbumTracks,
     ))
 )]
 struct Base;

@@ -72,6 +72,9 @@ pub struct ErrorDetail {
     /// The offending field, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// The existing track, for a duplicate upload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<String>,
 }
 
 impl ApiError {
@@ -98,6 +101,7 @@ impl ApiError {
                 Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 Error::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+                Error::DuplicateTrack { .. } => (StatusCode::CONFLICT, "duplicate_track"),
                 Error::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
                 Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
                 Error::UnsupportedMedia(_) => {
@@ -143,11 +147,16 @@ impl ApiError {
             ApiError::BadQuery { field, .. } => (self.to_string(), Some(field.clone())),
             _ => (self.to_string(), None),
         };
+        let track_id = match self {
+            ApiError::Service(Error::DuplicateTrack { existing }) => Some(existing.to_string()),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
                 message,
                 field,
+                track_id,
             },
         };
         let mut res = warp::reply::with_status(warp::reply::json(&body), status).into_response();

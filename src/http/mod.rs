@@ -11,6 +11,7 @@
 
 mod accounts;
 mod admin;
+pub mod artists;
 mod catalog;
 pub mod docs;
 pub mod dto;
@@ -19,6 +20,7 @@ mod extract;
 pub mod router;
 pub mod server;
 pub mod stream;
+pub mod uploads;
 mod webui;
 
 use http::StatusCode;
@@ -333,6 +335,180 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
                 .and(actor(a.clone()))
                 .and(json(json_limit))
                 .and_then(catalog::start_scan)
+                .boxed()
+        })
+        // Artists: uploads, resumable uploads, profiles and the studio.
+        .route::<uploads::__path_upload>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(warp::header::optional::<u64>("content-length"))
+                .and(warp::header::optional::<String>("content-type"))
+                .and(uploads::body_stream())
+                .and_then(uploads::upload)
+                .boxed()
+        })
+        .route::<uploads::__path_tus_options>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and_then(uploads::tus_options)
+                .boxed()
+        })
+        .route::<uploads::__path_tus_create>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(warp::header::headers_cloned())
+                .and_then(uploads::tus_create)
+                .boxed()
+        })
+        .route::<uploads::__path_tus_head>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(uploads::tus_head)
+                .boxed()
+        })
+        .route::<uploads::__path_tus_patch>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(warp::header::headers_cloned())
+                .and(uploads::body_stream())
+                .and_then(uploads::tus_patch)
+                .boxed()
+        })
+        .route::<uploads::__path_tus_delete>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(uploads::tus_delete)
+                .boxed()
+        })
+        .route::<artists::__path_create_profile>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(artists::create_profile)
+                .boxed()
+        })
+        .route::<artists::__path_get_profile>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(artists::get_profile)
+                .boxed()
+        })
+        .route::<artists::__path_update_profile>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(artists::update_profile)
+                .boxed()
+        })
+        .route::<artists::__path_my_profiles>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(artists::my_profiles)
+                .boxed()
+        })
+        .route::<artists::__path_link_profile>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(artists::link_profile)
+                .boxed()
+        })
+        .route::<artists::__path_list_albums>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<artists::StudioQuery>())
+                .and_then(artists::list_albums)
+                .boxed()
+        })
+        .route::<artists::__path_create_album>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(artists::create_album)
+                .boxed()
+        })
+        .route::<artists::__path_get_album>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(artists::get_album)
+                .boxed()
+        })
+        .route::<artists::__path_update_album>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(artists::update_album)
+                .boxed()
+        })
+        .route::<artists::__path_delete_album>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<artists::DeleteAlbumQuery>())
+                .and_then(artists::delete_album)
+                .boxed()
+        })
+        .route::<artists::__path_set_album_tracks>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(artists::set_album_tracks)
+                .boxed()
+        })
+        .route::<artists::__path_put_cover>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(raw_body(image_limit))
+                .and_then(artists::put_cover)
+                .boxed()
+        })
+        .route::<artists::__path_get_cover>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(artists::get_cover)
+                .boxed()
+        })
+        .route::<artists::__path_list_tracks>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(artists::list_tracks)
+                .boxed()
+        })
+        .route::<artists::__path_get_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(artists::get_track)
+                .boxed()
+        })
+        .route::<artists::__path_update_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(artists::update_track)
+                .boxed()
+        })
+        .route::<artists::__path_delete_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(artists::delete_track)
+                .boxed()
+        })
+        .route::<artists::__path_publish_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(artists::publish_track)
+                .boxed()
+        })
+        .route::<artists::__path_unpublish_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(artists::unpublish_track)
                 .boxed()
         })
         .finish()

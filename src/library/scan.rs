@@ -438,7 +438,7 @@ impl Library {
 
 /// The part of a fingerprint used as the index key; 64 bits make accidental matches between
 /// a vanished and a new file negligible.
-fn fingerprint_key(fp: &probe::Fingerprint) -> u64 {
+pub fn fingerprint_key(fp: &probe::Fingerprint) -> u64 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&fp.0[..8]);
     u64::from_be_bytes(first)
@@ -524,15 +524,23 @@ fn walk(
 }
 
 fn draft(folder: &str, f: &Found, fingerprint: u64, p: Probed) -> TrackDraft {
-    let t = p.tags;
-    TrackDraft {
-        file: MediaFile {
+    draft_of(
+        MediaFile {
             folder: folder.to_owned(),
             rel: f.rel.clone(),
             size: f.size,
             mtime_ns: f.mtime_ns,
             fingerprint,
         },
+        p,
+    )
+}
+
+/// A catalog draft of the probed file `file`, grouped by its tags.
+pub fn draft_of(file: MediaFile, p: Probed) -> TrackDraft {
+    let t = p.tags;
+    TrackDraft {
+        file,
         audio: AudioInfo {
             container: p.container,
             codec: p.codec,
@@ -567,5 +575,6 @@ fn draft(folder: &str, f: &Found, fingerprint: u64, p: Probed) -> TrackDraft {
             musicbrainz_artist_ids: t.musicbrainz_artist_ids,
         },
         embedded_cover: p.cover.is_some(),
+        album_id: None,
     }
 }

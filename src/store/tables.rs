@@ -4,6 +4,7 @@
 //! rebuilt and is never dropped by a migration.
 
 use super::{Key, KeyError, Migration, Schema, Store, StoreError, TableDef};
+use crate::artists::model::{ArtistAlbum, Profile, TusUpload, UploadedTrack};
 use crate::domain::{
     AlbumId, ArtistId, Invite, RefreshRecord, Session, SessionId, Track, TrackId, User, UserId,
     UserSettings,
@@ -59,6 +60,26 @@ pub const ARTIST_KEYS: TableDef<String, ArtistId> = TableDef::new("artistkey_art
 /// and a track keeps its count when its file moves, as it keeps its id. A new tree needs no
 /// migration: it starts empty, which is every track's count before downloads were counted.
 pub const DOWNLOADS: TableDef<TrackId, u64> = TableDef::new("trackid_downloads");
+
+/// Artist profile by id (the catalog artist id it names). User data. New trees, from here to
+/// `TUS_UPLOADS`, need no migration: they start empty.
+pub const ARTIST_PROFILES: TableDef<ArtistId, Profile> = TableDef::new("artistid_profile");
+/// Profile slug -> profile; enforces unique slugs.
+pub const PROFILE_SLUGS: TableDef<String, ArtistId> = TableDef::new("slug_artistid");
+/// (owning account, profile) -> (): an account's profiles.
+pub const USER_PROFILES: TableDef<(UserId, ArtistId), ()> = TableDef::new("userid_artistid");
+/// Albums that artists made, by id (the catalog album id their published tracks carry).
+/// User data.
+pub const ARTIST_ALBUMS: TableDef<AlbumId, ArtistAlbum> = TableDef::new("albumid_artistalbum");
+/// Uploaded tracks by id: the source of truth for them, drafts included; the catalog holds
+/// the published ones. User data: a rescan never touches it.
+pub const UPLOADED_TRACKS: TableDef<TrackId, UploadedTrack> = TableDef::new("trackid_upload");
+/// (profile, audio fingerprint) -> uploaded track: the same audio twice from one artist is
+/// refused.
+pub const UPLOAD_FINGERPRINTS: TableDef<(ArtistId, u64), TrackId> =
+    TableDef::new("artistid_fingerprint_trackid");
+/// Resumable (tus) uploads in progress by id; their bytes are in `uploads/tus/<id>`.
+pub const TUS_UPLOADS: TableDef<String, TusUpload> = TableDef::new("tusid_upload");
 
 macro_rules! id_key {
     ($($t:ty),*) => {$(

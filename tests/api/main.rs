@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod artists;
 mod binary;
 mod helpers;
 mod http_errors;
@@ -12,4 +13,5 @@ mod persistence;
 mod streaming;
 mod tokens;
 mod transcoding;
+mod uploads;
 mod webui;
