@@ -10,6 +10,7 @@
 //! - [`library`]: the media folders: probing, scanning.
 //! - [`media`]: audio files by track id: range decisions, streamed bodies, download counts,
 //!   transcoding and its cache.
+//! - [`social`]: playlists, follows, likes, ratings, plays, statistics and charts.
 //! - [`http`]: warp filters and handlers, error mapping, OpenAPI, web UI.
 //! - [`backup`]: consistent exports of a running server.
 //! - [`control`]: the local socket through which the CLI reaches a running server.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod http;
 pub mod library;
 pub mod media;
+pub mod social;
 pub mod store;
 
 use std::future::Future;
@@ -83,6 +85,8 @@ pub struct AppInner {
     pub data_dir: PathBuf,
     /// Artists' profiles, uploads, albums and tracks.
     pub artists: Arc<artists::Artists>,
+    /// Playlists, follows, likes, ratings, plays and statistics.
+    pub social: Arc<social::Social>,
 }
 
 /// The first admin account, created on a first run with no users.
@@ -181,7 +185,18 @@ impl App {
             )
             .context("while opening the uploads")?,
         );
+        let social = Arc::new(
+            social::Social::open(
+                &store,
+                catalog.clone(),
+                artists.clone(),
+                policy,
+                data_dir.join("playlist-covers"),
+            )
+            .context("while opening playlists and listening data")?,
+        );
         let app = App(Arc::new(AppInner {
+            social,
             artists,
             artwork,
             media,

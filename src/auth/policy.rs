@@ -84,6 +84,27 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// `Ok` when `actor` may see statistics of content owned by any of `owners` (a track can
+    /// credit several artists, each with their own account). Admins see everything; artists
+    /// what one of their profiles is credited on; others nothing.
+    pub fn check_stats(&self, actor: Option<&Actor>, owners: &[UserId]) -> Result<()> {
+        let mut last = self.check(actor, Action::ViewStats { owner: None });
+        for owner in owners {
+            if last.is_ok() {
+                break;
+            }
+            last = self.check(
+                actor,
+                Action::ViewStats {
+                    owner: Some(*owner),
+                },
+            );
+        }
+        last
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +199,19 @@ mod tests {
             PRIVATE.check(Some(&a), Action::ViewStats { owner: other })
         ));
         assert!(is_403(PRIVATE.check(Some(&a), Action::Administer)));
+    }
+
+    #[test]
+    fn stats_are_for_owners_among_the_credited_and_admins() {
+        let a = actor(Role::Artist);
+        let l = actor(Role::Listener);
+        let other = UserId::new();
+        assert!(PRIVATE.check_stats(Some(&a), &[other, a.user_id]).is_ok());
+        assert!(is_403(PRIVATE.check_stats(Some(&a), &[other])));
+        assert!(is_403(PRIVATE.check_stats(Some(&a), &[])));
+        assert!(is_403(PRIVATE.check_stats(Some(&l), &[l.user_id])));
+        assert!(is_401(PUBLIC.check_stats(None, &[other])));
+        assert!(PRIVATE.check_stats(Some(&actor(Role::Admin)), &[]).is_ok());
     }
 
     #[test]

@@ -502,6 +502,48 @@ impl Reader<'_> {
             .collect()
     }
 
+    /// A track whose title (and artist, when given) match regardless of case and accents,
+    /// and whose duration is within two seconds of `duration_secs` when given; the closest
+    /// in duration wins. For matching playlist entries from other players. Walks every track.
+    pub fn find_track(
+        &self,
+        title: &str,
+        artist: Option<&str>,
+        duration_secs: Option<f64>,
+    ) -> Option<TrackId> {
+        let title = fold(title);
+        let artist = artist.map(fold);
+        let mut best: Option<(u64, TrackId)> = None;
+        for row in self.state.tracks.values() {
+            if fold(&row.title) != title {
+                continue;
+            }
+            let t = TrackRef {
+                row,
+                state: &self.state,
+            };
+            if let Some(a) = &artist {
+                if !t.artist_names().any(|n| &fold(n) == a) {
+                    continue;
+                }
+            }
+            let off = match duration_secs {
+                Some(d) => {
+                    let off = (row.duration_ms as f64 - d * 1000.0).abs();
+                    if off > 2000.0 {
+                        continue;
+                    }
+                    off as u64
+                }
+                None => 0,
+            };
+            if best.is_none_or(|(b, id)| (off, row.id) < (b, id)) {
+                best = Some((off, row.id));
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
     /// Tracks by id, skipping unknown ids.
     pub fn tracks_by_id(&self, ids: &[TrackId]) -> Vec<TrackRef<'_>> {
         ids.iter().filter_map(|i| self.track_ref(i)).collect()

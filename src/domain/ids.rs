@@ -101,6 +101,19 @@ uuid_id!(
     /// Identifies an artist.
     ArtistId
 );
+uuid_id!(
+    /// Identifies a playlist.
+    PlaylistId
+);
+uuid_id!(
+    /// Identifies one entry of a playlist: the same track may be in a playlist twice, and each
+    /// entry is removed or moved by its own id.
+    EntryId
+);
+uuid_id!(
+    /// Identifies one recorded play.
+    PlayId
+);
 
 #[cfg(test)]
 mod tests {

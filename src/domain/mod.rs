@@ -5,7 +5,9 @@ mod ids;
 mod user;
 
 pub use catalog::{AudioInfo, MediaFile, Track, TrackTags};
-pub use ids::{AlbumId, ArtistId, IdParseError, SessionId, TrackId, UserId};
+pub use ids::{
+    AlbumId, ArtistId, EntryId, IdParseError, PlayId, PlaylistId, SessionId, TrackId, UserId,
+};
 pub use user::{Invite, RefreshRecord, Role, Session, User, UserSettings, Username, UsernameError};
 
 /// Seconds since the Unix epoch. Stored as a plain integer so that it encodes compactly and

@@ -145,7 +145,10 @@ pub async fn update_me(app: App, actor: Actor, req: ProfileUpdate) -> Result<Res
     ))]
 pub async fn get_settings(app: App, actor: Actor) -> Result<Response, Rejection> {
     let settings = app.accounts.user_settings(actor.user_id).map_err(reject)?;
-    Ok(reply_json(StatusCode::OK, &SettingsDto::from(settings)))
+    let privacy = app.social.plays.privacy(actor.user_id).map_err(reject)?;
+    let mut dto = SettingsDto::from(settings);
+    dto.private_session = privacy.private_session;
+    Ok(reply_json(StatusCode::OK, &dto))
 }
 
 /// Replaces the caller's preferences.
@@ -158,12 +161,30 @@ pub async fn get_settings(app: App, actor: Actor) -> Result<Response, Rejection>
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
 pub async fn put_settings(app: App, actor: Actor, req: SettingsDto) -> Result<Response, Rejection> {
+    let private_session = req.private_session;
     let settings = app
         .accounts
         .set_user_settings(&actor, req.into())
         .await
         .map_err(reject)?;
-    Ok(reply_json(StatusCode::OK, &SettingsDto::from(settings)))
+    // Kept by the social service, which honours it when plays are reported.
+    app.social
+        .plays
+        .set_privacy(
+            actor.user_id,
+            crate::social::model::Privacy { private_session },
+        )
+        .map_err(reject)?;
+    if private_session {
+        app.social.clear_now_playing(actor.user_id);
+    }
+    app.store
+        .flush()
+        .await
+        .map_err(|e| reject(crate::error::Error::from(e)))?;
+    let mut dto = SettingsDto::from(settings);
+    dto.private_session = private_session;
+    Ok(reply_json(StatusCode::OK, &dto))
 }
 
 /// Changes the password; every other session is signed out.

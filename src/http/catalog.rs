@@ -31,7 +31,7 @@ fn secs(ms: u64) -> f64 {
     ms as f64 / 1000.0
 }
 
-fn artist_item(a: &Artist) -> ArtistItem<'_> {
+pub(super) fn artist_item(a: &Artist) -> ArtistItem<'_> {
     ArtistItem {
         id: WireId(*a.id.as_uuid()),
         name: Cow::Borrowed(&a.name),
@@ -40,7 +40,7 @@ fn artist_item(a: &Artist) -> ArtistItem<'_> {
     }
 }
 
-fn album_item(a: &Album) -> AlbumItem<'_> {
+pub(super) fn album_item(a: &Album) -> AlbumItem<'_> {
     AlbumItem {
         id: WireId(*a.id.as_uuid()),
         title: Cow::Borrowed(&a.title),
@@ -55,7 +55,7 @@ fn album_item(a: &Album) -> AlbumItem<'_> {
     }
 }
 
-fn track_item(t: TrackRef<'_>) -> TrackItem<'_> {
+pub(super) fn track_item(t: TrackRef<'_>) -> TrackItem<'_> {
     let row = t.row;
     TrackItem {
         id: WireId(*row.id.as_uuid()),
@@ -94,6 +94,8 @@ fn track_detail<'a>(item: TrackItem<'a>, t: &Track) -> TrackDetail<'a> {
         channels: t.audio.channels,
         bit_depth: t.audio.bit_depth,
         size: t.file.size,
+        rating: Default::default(),
+        like_count: 0,
         replaygain_track_gain_db: t.tags.replaygain_track_gain_db,
         replaygain_track_peak: t.tags.replaygain_track_peak,
         replaygain_album_gain_db: t.tags.replaygain_album_gain_db,
@@ -247,6 +249,12 @@ pub async fn get_artist(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: ArtistId = p.id(0, "artist")?;
+    let playlists = super::playlists::artist_playlists(&app, id).map_err(reject)?;
+    let follower_count = app
+        .social
+        .artist_follows
+        .count(*id.as_uuid())
+        .map_err(reject)?;
     let r = app.catalog.read();
     let artist = r.artist(id).map_err(reject)?;
     Ok(reply_json(
@@ -263,6 +271,8 @@ pub async fn get_artist(
                 .into_iter()
                 .map(track_item)
                 .collect(),
+            follower_count,
+            playlists,
         },
     ))
 }
@@ -281,6 +291,8 @@ pub async fn get_album(
 ) -> Result<Response, Rejection> {
     browse(&app, actor.as_ref())?;
     let id: AlbumId = p.id(0, "album")?;
+    let rating = app.social.album_ratings.summary(id).map_err(reject)?;
+    let save_count = app.social.saves.count(*id.as_uuid()).map_err(reject)?;
     let r = app.catalog.read();
     let album = r.album(id).map_err(reject)?;
     Ok(reply_json(
@@ -288,6 +300,8 @@ pub async fn get_album(
         &AlbumDetail {
             album: album_item(album),
             tracks: r.album_tracks(album).map(track_item).collect(),
+            rating: rating.into(),
+            save_count,
         },
     ))
 }
@@ -307,9 +321,14 @@ pub async fn get_track(
     browse(&app, actor.as_ref())?;
     let id: TrackId = p.id(0, "track")?;
     let t = app.catalog.track(id).map_err(reject)?;
+    let rating = app.social.track_ratings.summary(id).map_err(reject)?;
+    let like_count = app.social.likes.count(*id.as_uuid()).map_err(reject)?;
     let r = app.catalog.read();
     let item = track_item(r.track(id).map_err(reject)?);
-    Ok(reply_json(StatusCode::OK, &track_detail(item, &t)))
+    let mut detail = track_detail(item, &t);
+    detail.rating = rating.into();
+    detail.like_count = like_count;
+    Ok(reply_json(StatusCode::OK, &detail))
 }
 
 /// Genres with counts.

@@ -412,6 +412,24 @@ pub struct AlbumItem<'a> {
     pub added_at: String,
 }
 
+/// An item's average rating.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+pub struct RatingSummary {
+    /// Mean stars (1 to 5, two decimals), `null` before the first rating.
+    pub average: Option<f64>,
+    /// Ratings.
+    pub count: u64,
+}
+
+impl From<crate::social::ratings::Summary> for RatingSummary {
+    fn from(s: crate::social::ratings::Summary) -> Self {
+        Self {
+            average: s.average.map(|a| (a * 100.0).round() / 100.0),
+            count: s.count,
+        }
+    }
+}
+
 /// A track in a list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TrackItem<'a> {
@@ -448,6 +466,12 @@ pub struct TrackDetail<'a> {
     /// The list fields.
     #[serde(flatten)]
     pub item: TrackItem<'a>,
+    /// Average stars and number of ratings.
+    #[serde(default)]
+    pub rating: RatingSummary,
+    /// Users who like it.
+    #[serde(default)]
+    pub like_count: u64,
     /// Album artist names.
     pub album_artists: Vec<String>,
     /// Tracks on the disc.
@@ -531,6 +555,12 @@ pub struct ArtistDetail<'a> {
     pub albums: Vec<AlbumItem<'a>>,
     /// Top tracks.
     pub top_tracks: Vec<TrackItem<'a>>,
+    /// Users who follow the artist.
+    #[serde(default)]
+    pub follower_count: u64,
+    /// The artist's own playlists of their music.
+    #[serde(default)]
+    pub playlists: Vec<crate::http::playlists::PlaylistDto>,
 }
 
 /// An album with its tracks in disc and track order.
@@ -541,6 +571,12 @@ pub struct AlbumDetail<'a> {
     pub album: AlbumItem<'a>,
     /// Tracks in order.
     pub tracks: Vec<TrackItem<'a>>,
+    /// Average stars and number of ratings.
+    #[serde(default)]
+    pub rating: RatingSummary,
+    /// Users who saved the album.
+    #[serde(default)]
+    pub save_count: u64,
 }
 
 /// A genre with counts.
@@ -668,12 +704,17 @@ pub struct SettingsDto {
     /// streams are capped at it, and an original whose average bitrate is higher is
     /// transcoded to the default profile's format at this bitrate.
     pub max_bitrate_kbps: Option<u32>,
+    /// A private session: while it is on, plays are neither recorded nor shown as now
+    /// playing (default false).
+    #[serde(default)]
+    pub private_session: bool,
 }
 
 impl From<crate::domain::UserSettings> for SettingsDto {
     fn from(s: crate::domain::UserSettings) -> Self {
         Self {
             max_bitrate_kbps: s.max_bitrate_kbps,
+            private_session: false,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! - `error`: the single error-to-response mapping.
 //! - `accounts`, `admin`, `catalog`: handlers; `dto`: wire types; `docs`, `webui`: static
 //!   surfaces.
+//! - `playlists`, `social`, `stats`: playlists, follows, likes, ratings, plays, statistics
+//!   and charts.
 //! - `stream`: audio streams and downloads, stream tokens (its wire types live beside it).
 
 mod accounts;
@@ -17,8 +19,11 @@ pub mod docs;
 pub mod dto;
 pub mod error;
 mod extract;
+pub mod playlists;
 pub mod router;
 pub mod server;
+mod social;
+mod stats;
 pub mod stream;
 pub mod uploads;
 mod webui;
@@ -509,6 +514,308 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
             m.and(with_app(a))
                 .and(actor(a.clone()))
                 .and_then(artists::unpublish_track)
+                .boxed()
+        })
+        // Listeners: playlists, follows, likes, ratings and plays.
+        .route::<playlists::__path_create_playlist>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(playlists::create_playlist)
+                .boxed()
+        })
+        .route::<playlists::__path_list_playlists>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<playlists::PlaylistsQuery>())
+                .and_then(playlists::list_playlists)
+                .boxed()
+        })
+        .route::<playlists::__path_get_playlist>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<playlists::EntriesQuery>())
+                .and_then(playlists::get_playlist)
+                .boxed()
+        })
+        .route::<playlists::__path_update_playlist>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(playlists::update_playlist)
+                .boxed()
+        })
+        .route::<playlists::__path_delete_playlist>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(playlists::delete_playlist)
+                .boxed()
+        })
+        .route::<playlists::__path_add_entries>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(playlists::add_entries)
+                .boxed()
+        })
+        .route::<playlists::__path_remove_entry>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(playlists::remove_entry)
+                .boxed()
+        })
+        .route::<playlists::__path_move_entry>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(playlists::move_entry)
+                .boxed()
+        })
+        .route::<playlists::__path_put_collaborator>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(playlists::put_collaborator)
+                .boxed()
+        })
+        .route::<playlists::__path_delete_collaborator>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(playlists::delete_collaborator)
+                .boxed()
+        })
+        .route::<playlists::__path_follow_playlist>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(playlists::follow_playlist)
+                .boxed()
+        })
+        .route::<playlists::__path_unfollow_playlist>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(playlists::unfollow_playlist)
+                .boxed()
+        })
+        .route::<social::__path_like_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::like_track)
+                .boxed()
+        })
+        .route::<social::__path_unlike_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::unlike_track)
+                .boxed()
+        })
+        .route::<social::__path_my_liked_tracks>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<social::PageQuery>())
+                .and_then(social::my_liked_tracks)
+                .boxed()
+        })
+        .route::<social::__path_save_album>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::save_album)
+                .boxed()
+        })
+        .route::<social::__path_unsave_album>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::unsave_album)
+                .boxed()
+        })
+        .route::<social::__path_my_saved_albums>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<social::PageQuery>())
+                .and_then(social::my_saved_albums)
+                .boxed()
+        })
+        .route::<social::__path_rate_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(social::rate_track)
+                .boxed()
+        })
+        .route::<social::__path_unrate_track>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::unrate_track)
+                .boxed()
+        })
+        .route::<social::__path_rate_album>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(social::rate_album)
+                .boxed()
+        })
+        .route::<social::__path_unrate_album>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::unrate_album)
+                .boxed()
+        })
+        .route::<social::__path_track_ratings>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<social::PageQuery>())
+                .and_then(social::track_ratings)
+                .boxed()
+        })
+        .route::<social::__path_follow_artist>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::follow_artist)
+                .boxed()
+        })
+        .route::<social::__path_unfollow_artist>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::unfollow_artist)
+                .boxed()
+        })
+        .route::<social::__path_follow_user>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::follow_user)
+                .boxed()
+        })
+        .route::<social::__path_unfollow_user>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::unfollow_user)
+                .boxed()
+        })
+        .route::<social::__path_user_followers>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<social::PageQuery>())
+                .and_then(social::user_followers)
+                .boxed()
+        })
+        .route::<social::__path_user_following>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<social::PageQuery>())
+                .and_then(social::user_following)
+                .boxed()
+        })
+        .route::<social::__path_my_feed>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<social::PageQuery>())
+                .and_then(social::my_feed)
+                .boxed()
+        })
+        .route::<social::__path_record_play>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(social::record_play)
+                .boxed()
+        })
+        .route::<social::__path_record_plays>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(social::record_plays)
+                .boxed()
+        })
+        .route::<social::__path_my_history>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<social::PageQuery>())
+                .and_then(social::my_history)
+                .boxed()
+        })
+        .route::<social::__path_clear_history>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::clear_history)
+                .boxed()
+        })
+        .route::<social::__path_put_now_playing>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(social::put_now_playing)
+                .boxed()
+        })
+        .route::<social::__path_now_playing>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(social::now_playing)
+                .boxed()
+        })
+        .route::<stats::__path_track_stats>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<stats::StatsQuery>())
+                .and_then(stats::track_stats)
+                .boxed()
+        })
+        .route::<stats::__path_artist_stats>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<stats::StatsQuery>())
+                .and_then(stats::artist_stats)
+                .boxed()
+        })
+        .route::<stats::__path_my_stats>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(stats::my_stats)
+                .boxed()
+        })
+        .route::<stats::__path_chart>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and(query::<stats::ChartQuery>())
+                .and_then(stats::chart)
+                .boxed()
+        })
+        .route::<playlists::__path_export_m3u8>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(playlists::export_m3u8)
+                .boxed()
+        })
+        .route::<playlists::__path_import_m3u8>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(query::<playlists::ImportQuery>())
+                .and(raw_body(json_limit))
+                .and_then(playlists::import_m3u8)
+                .boxed()
+        })
+        .route::<playlists::__path_get_cover>(|m| {
+            m.and(with_app(a))
+                .and(maybe_actor(a.clone()))
+                .and_then(playlists::get_cover)
+                .boxed()
+        })
+        .route::<playlists::__path_put_cover>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and(raw_body(image_limit))
+                .and_then(playlists::put_cover)
                 .boxed()
         })
         .finish()

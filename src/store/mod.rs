@@ -423,8 +423,16 @@ impl Store {
 
     /// Writes everything buffered to disk. Call before telling a user their write succeeded:
     /// sled otherwise flushes only every 500 ms.
+    ///
+    /// The flush runs on a blocking task of the runtime, never through sled's `flush_async`:
+    /// that one runs on sled's own thread pool, which also writes the log buffers a flush
+    /// waits for, so enough flushes at once (a hundred clients liking at the same moment)
+    /// fill the pool with waiters and no buffer is ever written.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.inner.db.flush_async().await?;
+        let db = self.inner.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(format!("flush task: {e}"))))??;
         Ok(())
     }
 
@@ -645,6 +653,18 @@ impl<K: Key, V: Serialize + DeserializeOwned> Table<K, V> {
         self.wrap(self.tree.scan_prefix(codec::prefix(first)))
     }
 
+    /// The keys of [`Table::scan_prefix`], without decoding values: for positions and counts.
+    pub fn scan_prefix_keys<P: Key>(&self, first: &P) -> Keys<K>
+    where
+        K: KeyPrefix<P>,
+    {
+        Keys {
+            inner: self.tree.scan_prefix(codec::prefix(first)),
+            tree: self.name,
+            _types: PhantomData,
+        }
+    }
+
     /// The entry with the smallest key.
     pub fn first(&self) -> Result<Option<(K, V)>, StoreError> {
         self.tree
@@ -705,6 +725,37 @@ impl<K: Key, V: DeserializeOwned> DoubleEndedIterator for Iter<K, V> {
             entry
                 .map_err(StoreError::from)
                 .and_then(|e| decode_entry(self.tree, e)),
+        )
+    }
+}
+
+/// Keys of a [`Table`] in key order, values left undecoded.
+pub struct Keys<K> {
+    inner: sled::Iter,
+    tree: &'static str,
+    _types: PhantomData<fn() -> K>,
+}
+
+impl<K: Key> Iterator for Keys<K> {
+    type Item = Result<K, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = self.inner.next()?;
+        Some(
+            entry
+                .map_err(StoreError::from)
+                .and_then(|(k, _)| decode_key(self.tree, &k)),
+        )
+    }
+}
+
+impl<K: Key> DoubleEndedIterator for Keys<K> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let entry = self.inner.next_back()?;
+        Some(
+            entry
+                .map_err(StoreError::from)
+                .and_then(|(k, _)| decode_key(self.tree, &k)),
         )
     }
 }

@@ -6,8 +6,11 @@
 use super::{Key, KeyError, Migration, Schema, Store, StoreError, TableDef};
 use crate::artists::model::{ArtistAlbum, Profile, TusUpload, UploadedTrack};
 use crate::domain::{
-    AlbumId, ArtistId, Invite, RefreshRecord, Session, SessionId, Track, TrackId, User, UserId,
-    UserSettings,
+    AlbumId, ArtistId, EntryId, Invite, PlayId, PlaylistId, RefreshRecord, Session, SessionId,
+    Track, TrackId, User, UserId, UserSettings,
+};
+use crate::social::model::{
+    DayCounts, Entry, Play, Playlist, Privacy, Rating, RatingTotals, Totals, UserTotals,
 };
 
 /// The schema this binary reads and writes.
@@ -81,6 +84,146 @@ pub const UPLOAD_FINGERPRINTS: TableDef<(ArtistId, u64), TrackId> =
 /// Resumable (tus) uploads in progress by id; their bytes are in `uploads/tus/<id>`.
 pub const TUS_UPLOADS: TableDef<String, TusUpload> = TableDef::new("tusid_upload");
 
+// Social data: playlists, follows, likes, saves, ratings and plays. All of it is user data,
+// never dropped by a migration. Every tree here is new in schema 3 and starts empty, which is
+// what the data was before it existed, so none needs a migration.
+
+/// Playlists by id.
+pub const PLAYLISTS: TableDef<PlaylistId, Playlist> = TableDef::new("playlistid_playlist");
+/// (owner, playlist) -> (): the playlists an account made.
+pub const USER_PLAYLISTS: TableDef<(UserId, PlaylistId), ()> = TableDef::new("userid_playlistid");
+/// (artist profile, playlist) -> (): playlists shown on an artist's page.
+pub const ARTIST_PLAYLISTS: TableDef<(ArtistId, PlaylistId), ()> =
+    TableDef::new("artistid_playlistid");
+/// (playlist, position key) -> entry. Position keys are sparse `u64`s: an insert takes a key
+/// between its neighbours, so adding or moving one entry rewrites one row, not the playlist.
+pub const PLAYLIST_ENTRIES: TableDef<(PlaylistId, u64), Entry> =
+    TableDef::new("playlistid_position_entry");
+/// (playlist, entry) -> position key: finds an entry by id for removal and moves.
+pub const ENTRY_POSITIONS: TableDef<(PlaylistId, EntryId), u64> =
+    TableDef::new("playlistid_entryid_position");
+/// (playlist, collaborator) -> when invited.
+pub const PLAYLIST_COLLABORATORS: TableDef<(PlaylistId, UserId), i64> =
+    TableDef::new("playlistid_userid_invitedat");
+/// (collaborator, playlist) -> (): the playlists an account collaborates on.
+pub const COLLABORATIONS: TableDef<(UserId, PlaylistId), ()> =
+    TableDef::new("userid_playlistid_collab");
+
+/// The four trees of one user -> object relation (likes, saves, follows): who relates to what
+/// and since when, the same newest first, the reverse direction, and an exact count per object.
+#[derive(Debug, Clone, Copy)]
+pub struct RelationDefs {
+    /// (user, object) -> since when.
+    pub by_user: TableDef<(UserId, uuid::Uuid), i64>,
+    /// (user, since, object) -> (): a user's list, in time order.
+    pub by_time: TableDef<(UserId, i64, uuid::Uuid), ()>,
+    /// (object, user) -> since when: an object's followers.
+    pub by_object: TableDef<(uuid::Uuid, UserId), i64>,
+    /// object -> how many users relate to it.
+    pub counts: TableDef<uuid::Uuid, u64>,
+}
+
+/// Liked tracks.
+pub const TRACK_LIKES: RelationDefs = RelationDefs {
+    by_user: TableDef::new("userid_trackid_liked"),
+    by_time: TableDef::new("userid_likedat_trackid"),
+    by_object: TableDef::new("trackid_userid_liked"),
+    counts: TableDef::new("trackid_likes"),
+};
+/// Saved albums.
+pub const ALBUM_SAVES: RelationDefs = RelationDefs {
+    by_user: TableDef::new("userid_albumid_saved"),
+    by_time: TableDef::new("userid_savedat_albumid"),
+    by_object: TableDef::new("albumid_userid_saved"),
+    counts: TableDef::new("albumid_saves"),
+};
+/// Followed artists.
+pub const ARTIST_FOLLOWS: RelationDefs = RelationDefs {
+    by_user: TableDef::new("userid_artistid_followed"),
+    by_time: TableDef::new("userid_followedat_artistid"),
+    by_object: TableDef::new("artistid_userid_follower"),
+    counts: TableDef::new("artistid_followers"),
+};
+/// Followed users.
+pub const USER_FOLLOWS: RelationDefs = RelationDefs {
+    by_user: TableDef::new("userid_followeeid_followed"),
+    by_time: TableDef::new("userid_followedat_followeeid"),
+    by_object: TableDef::new("followeeid_userid_follower"),
+    counts: TableDef::new("userid_followers"),
+};
+/// Followed playlists.
+pub const PLAYLIST_FOLLOWS: RelationDefs = RelationDefs {
+    by_user: TableDef::new("userid_playlistid_followed"),
+    by_time: TableDef::new("userid_followedat_playlistid"),
+    by_object: TableDef::new("playlistid_userid_follower"),
+    counts: TableDef::new("playlistid_followers"),
+};
+
+/// (user, track) -> the user's rating of a track.
+pub const TRACK_RATINGS: TableDef<(UserId, TrackId), Rating> =
+    TableDef::new("userid_trackid_rating");
+/// (track, user) -> rating: a track's ratings.
+pub const TRACK_RATINGS_BY_ITEM: TableDef<(TrackId, UserId), Rating> =
+    TableDef::new("trackid_userid_rating");
+/// Track -> count and sum of its ratings.
+pub const TRACK_RATING_TOTALS: TableDef<TrackId, RatingTotals> =
+    TableDef::new("trackid_ratingtotals");
+/// (user, album) -> the user's rating of an album.
+pub const ALBUM_RATINGS: TableDef<(UserId, AlbumId), Rating> =
+    TableDef::new("userid_albumid_rating");
+/// (album, user) -> rating: an album's ratings.
+pub const ALBUM_RATINGS_BY_ITEM: TableDef<(AlbumId, UserId), Rating> =
+    TableDef::new("albumid_userid_rating");
+/// Album -> count and sum of its ratings.
+pub const ALBUM_RATING_TOTALS: TableDef<AlbumId, RatingTotals> =
+    TableDef::new("albumid_ratingtotals");
+
+/// (user, started at, play) -> play: listening history, oldest first.
+pub const PLAYS: TableDef<(UserId, i64, PlayId), Play> =
+    TableDef::new("userid_startedat_playid_play");
+/// (user, idempotency key) -> the play it recorded: a retried report is recognised.
+pub const PLAY_KEYS: TableDef<(UserId, String), PlayId> = TableDef::new("userid_idemkey_playid");
+/// (user, track) -> plays: the distinct tracks a user played, and how often.
+pub const USER_TRACK_PLAYS: TableDef<(UserId, TrackId), u64> =
+    TableDef::new("userid_trackid_plays");
+/// User -> listening totals.
+pub const USER_TOTALS: TableDef<UserId, UserTotals> = TableDef::new("userid_listeningtotals");
+/// User -> private-session setting.
+pub const USER_PRIVACY: TableDef<UserId, Privacy> = TableDef::new("userid_privacy");
+
+/// The trees of one kind of play counter (tracks, albums or artists), keyed by the item's id.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterDefs {
+    /// (item, UTC day) -> that day's counters.
+    pub days: TableDef<(uuid::Uuid, u32), DayCounts>,
+    /// (item, listener) -> the UTC day of the listener's latest play of it.
+    pub latest: TableDef<(uuid::Uuid, UserId), u32>,
+    /// item -> all-time counters.
+    pub totals: TableDef<uuid::Uuid, Totals>,
+}
+
+/// Play counters of tracks.
+pub const TRACK_COUNTERS: CounterDefs = CounterDefs {
+    days: TableDef::new("trackid_day_counts"),
+    latest: TableDef::new("trackid_userid_latestday"),
+    totals: TableDef::new("trackid_playtotals"),
+};
+/// Play counters of albums.
+pub const ALBUM_COUNTERS: CounterDefs = CounterDefs {
+    days: TableDef::new("albumid_day_counts"),
+    latest: TableDef::new("albumid_userid_latestday"),
+    totals: TableDef::new("albumid_playtotals"),
+};
+/// Play counters of artists.
+pub const ARTIST_COUNTERS: CounterDefs = CounterDefs {
+    days: TableDef::new("artistid_day_counts"),
+    latest: TableDef::new("artistid_userid_latestday"),
+    totals: TableDef::new("artistid_playtotals"),
+};
+/// (UTC day, kind: 0 track, 1 album, 2 artist, item) -> plays that day: what the charts are
+/// rebuilt from at start-up, a week at a time.
+pub const CHART_DAYS: TableDef<(u32, u8, uuid::Uuid), u64> = TableDef::new("day_kind_item_plays");
+
 macro_rules! id_key {
     ($($t:ty),*) => {$(
         impl Key for $t {
@@ -93,7 +236,7 @@ macro_rules! id_key {
         }
     )*};
 }
-id_key!(UserId, SessionId, TrackId, AlbumId, ArtistId);
+id_key!(UserId, SessionId, TrackId, AlbumId, ArtistId, PlaylistId, EntryId, PlayId);
 
 /// 1 -> 2: builds `userid_sessionid` from the sessions written before it existed.
 fn index_sessions_by_user(store: &Store) -> Result<(), StoreError> {

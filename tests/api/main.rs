@@ -10,6 +10,7 @@ mod http_errors;
 mod library;
 mod openapi;
 mod persistence;
+mod social;
 mod streaming;
 mod tokens;
 mod transcoding;
