@@ -48,7 +48,7 @@ def free_port():
 
 
 def make_music():
-    """200 half-second MP3s by 20 artists, 10 albums each of 1 track... in 40 albums."""
+    """200 half-second MP3s: 20 artists, 40 albums of 5 tracks."""
     music = os.path.join(DATA, "music")
     done = os.path.join(DATA, "done")
     if os.path.exists(done):
@@ -69,13 +69,13 @@ def make_music():
     return music
 
 
-def start(data, music, port):
+def start(binary, data, music, port):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSEWAVE_")}
     env.update(MUSEWAVE_ADMIN_PASSWORD=PASSWORD, MUSEWAVE_LOG__LEVEL="warn",
                MUSEWAVE_SERVER__MAX_JSON_BODY_BYTES=str(4 << 20))
     env.pop("RUST_LOG", None)
     proc = subprocess.Popen(
-        [BIN, "--data-dir", os.path.join(data, "data"), "serve", "--listen", f"127.0.0.1:{port}",
+        [binary, "--data-dir", os.path.join(data, "data"), "serve", "--listen", f"127.0.0.1:{port}",
          "--media", music],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
@@ -185,12 +185,10 @@ def main():
     ap.add_argument("--plays", type=int, default=1_000_000)
     ap.add_argument("--bin", default=BIN)
     args = ap.parse_args()
-    global BIN
-    BIN = args.bin
     music = make_music()
     work = tempfile.mkdtemp(prefix="musewave-bench-social-")
     port = free_port()
-    proc = start(work, music, port)
+    proc = start(args.bin, work, music, port)
     try:
         admin = Client(port, login(port, "admin"))
         wait_for_catalog(admin)
