@@ -217,6 +217,8 @@ pub struct RawConfig {
     pub transcode: RawTranscode,
     /// `[uploads]`
     pub uploads: RawUploads,
+    /// `[metrics]`
+    pub metrics: RawMetrics,
 }
 
 /// `[server]` as written.
@@ -231,6 +233,10 @@ pub struct RawServer {
     pub max_json_body_bytes: u64,
     /// `server.max_image_body_bytes`: largest accepted image upload.
     pub max_image_body_bytes: u64,
+    /// `server.base_url`: the path prefix the server is reached under behind a reverse proxy.
+    pub base_url: String,
+    /// `server.trusted_proxies`: addresses or CIDR ranges whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RawServer {
@@ -240,8 +246,39 @@ impl Default for RawServer {
             drain_timeout_secs: 10,
             max_json_body_bytes: MIB,
             max_image_body_bytes: 10 * MIB,
+            base_url: String::new(),
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// `[metrics]` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [metrics] table")]
+pub struct RawMetrics {
+    /// `metrics.enabled`: serve `/metrics` in the Prometheus text format.
+    pub enabled: bool,
+    /// `metrics.listen`: a separate address for `/metrics`; empty means the main listener.
+    pub listen: String,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        RawMetrics {
+            enabled: true,
+            listen: String::new(),
+        }
+    }
+}
+
+/// `[metrics]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Whether `/metrics` is served at all.
+    pub enabled: bool,
+    /// Where: `None` is the main listener (under `server.base_url`), an address is a listener
+    /// of its own, so the figures need not be public.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[data]` as written.
@@ -471,6 +508,8 @@ pub struct Config {
     pub transcode: TranscodeConfig,
     /// Artists' uploads.
     pub uploads: UploadsConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
 }
 
 /// `[server]`, validated.
@@ -484,6 +523,11 @@ pub struct ServerConfig {
     pub max_json_body_bytes: u64,
     /// Largest accepted image upload (avatars), in bytes.
     pub max_image_body_bytes: u64,
+    /// Path prefix every URL is served under: `""` or `/segment[/segment...]`, no trailing
+    /// slash.
+    pub base_url: String,
+    /// Peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// `[data]`, validated.
@@ -707,6 +751,7 @@ impl TryFrom<RawConfig> for Config {
             log,
             transcode,
             uploads,
+            metrics,
         } = raw;
 
         let listen = server.listen.parse::<SocketAddr>().map_err(|_| {
@@ -732,6 +777,30 @@ impl TryFrom<RawConfig> for Config {
                 server.max_image_body_bytes,
                 "a size in bytes",
             )?,
+            base_url: validate_base_url(&server.base_url)?,
+            trusted_proxies: server
+                .trusted_proxies
+                .iter()
+                .map(|p| parse_proxy(p))
+                .collect::<Result<_, _>>()?,
+        };
+
+        let metrics = MetricsConfig {
+            enabled: metrics.enabled,
+            listen: if metrics.listen.trim().is_empty() {
+                None
+            } else {
+                Some(metrics.listen.trim().parse::<SocketAddr>().map_err(|_| {
+                    invalid(
+                        "metrics.listen",
+                        format!(
+                            "expected \"\" (the main listener) or an IP address and port such as \
+                             \"127.0.0.1:9090\", found {:?}",
+                            metrics.listen
+                        ),
+                    )
+                })?)
+            },
         };
 
         let cache_mb = positive(
@@ -865,8 +934,51 @@ impl TryFrom<RawConfig> for Config {
                     "a size in bytes",
                 )?,
             },
+            metrics,
         })
     }
+}
+
+/// `""` or `/a/b`: a leading slash is added and trailing ones dropped, so `music/` and
+/// `/music` mean the same.
+fn validate_base_url(raw: &str) -> Result<String, ConfigError> {
+    let trimmed = raw.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let well_formed = trimmed.split('/').all(|seg| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    });
+    if !well_formed {
+        return Err(invalid(
+            "server.base_url",
+            format!(
+                "expected a path prefix such as \"/music\" (letters, digits, '-', '.', '_', '~' \
+                 between slashes), found {raw:?}"
+            ),
+        ));
+    }
+    Ok(format!("/{trimmed}"))
+}
+
+/// One `server.trusted_proxies` entry: an address (`10.0.0.1`) or a range (`10.0.0.0/8`).
+fn parse_proxy(raw: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let text = raw.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            invalid(
+                "server.trusted_proxies",
+                format!(
+                    "expected an IP address or a CIDR range such as \"10.0.0.0/8\", found {raw:?}"
+                ),
+            )
+        })
 }
 
 impl From<&Config> for RawConfig {
@@ -880,6 +992,13 @@ impl From<&Config> for RawConfig {
                 drain_timeout_secs: config.server.drain_timeout.as_secs(),
                 max_json_body_bytes: config.server.max_json_body_bytes,
                 max_image_body_bytes: config.server.max_image_body_bytes,
+                base_url: config.server.base_url.clone(),
+                trusted_proxies: config
+                    .server
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
             },
             data: RawData {
                 dir: lossy(&config.data.dir),
@@ -936,6 +1055,14 @@ impl From<&Config> for RawConfig {
                 max_file_bytes: config.uploads.max_file_bytes,
                 max_request_bytes: config.uploads.max_request_bytes,
             },
+            metrics: RawMetrics {
+                enabled: config.metrics.enabled,
+                listen: config
+                    .metrics
+                    .listen
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+            },
         }
     }
 }
@@ -975,6 +1102,55 @@ impl Config {
         }
         out
     }
+}
+
+/// Keys a running server takes from a reloaded configuration (SIGHUP); any other change
+/// waits for a restart.
+pub const RELOADABLE_KEYS: &[&str] = &["log.level", "library.folders"];
+
+fn flatten(value: &toml::Value, prefix: &str, out: &mut BTreeMap<String, toml::Value>) {
+    match value {
+        toml::Value::Table(table) if !table.is_empty() => {
+            for (k, v) in table {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(v, &path, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_owned(), other.clone());
+        }
+    }
+}
+
+/// The dotted keys whose values differ between two configurations, in order.
+pub fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
+    let leaves = |c: &Config| {
+        let mut out = BTreeMap::new();
+        if let Ok(v) = toml::Value::try_from(RawConfig::from(c)) {
+            flatten(&v, "", &mut out);
+        }
+        out
+    };
+    let (a, b) = (leaves(old), leaves(new));
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    // Secrets serialize redacted, so they are compared by value.
+    for key in SECRET_KEYS {
+        if old.secret(key) != new.secret(key) {
+            keys.push((*key).to_owned());
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1814,7 +1990,7 @@ mod tests {
             err,
             format!(
                 "unknown key 'server.lisen' in {}; expected one of: listen, drain_timeout_secs, \
-                 max_json_body_bytes, max_image_body_bytes",
+                 max_json_body_bytes, max_image_body_bytes, base_url, trusted_proxies",
                 f.path().display()
             )
         );
@@ -1978,6 +2154,11 @@ mod tests {
             drain_timeout_secs = 0
             max_json_body_bytes = 2
             max_image_body_bytes = 3
+            base_url = "/music"
+            trusted_proxies = ["10.0.0.0/8", "::1"]
+            [metrics]
+            enabled = false
+            listen = "127.0.0.1:9090"
             [data]
             dir = "/d"
             cache_capacity_mb = 5
@@ -2018,6 +2199,93 @@ mod tests {
         let mut with_secret = custom;
         with_secret.auth.jwt_secret = Some(Secret::new(SECRET));
         toml::from_str::<toml::Value>(&with_secret.effective_toml()).unwrap();
+    }
+
+    #[test]
+    fn base_url_is_normalised_and_checked() {
+        let base = |v: &str| {
+            load(
+                None,
+                env(&[("MUSEWAVE_SERVER__BASE_URL", v)]),
+                &Overrides::default(),
+            )
+            .map(|c| c.server.base_url)
+        };
+        assert_eq!(base("").unwrap(), "");
+        assert_eq!(base("/").unwrap(), "");
+        assert_eq!(base("/music").unwrap(), "/music");
+        assert_eq!(base("music/").unwrap(), "/music");
+        assert_eq!(base("/apps/music-box/").unwrap(), "/apps/music-box");
+        for bad in ["/a//b", "/a b", "/../x", "/a?b", "http://x/music"] {
+            let err = base(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with("invalid value for 'server.base_url' in environment variable"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_and_metrics_listen_parse() {
+        let config = load(
+            None,
+            env(&[
+                (
+                    "MUSEWAVE_SERVER__TRUSTED_PROXIES",
+                    r#"["10.0.0.0/8", "192.168.1.7", "::1"]"#,
+                ),
+                ("MUSEWAVE_METRICS__LISTEN", "127.0.0.1:9090"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let proxies: Vec<String> = config
+            .server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]);
+        assert_eq!(
+            config.metrics.listen,
+            Some("127.0.0.1:9090".parse().unwrap())
+        );
+        assert!(Config::default().metrics.enabled);
+        assert_eq!(Config::default().metrics.listen, None);
+
+        let err = load_err(None, &[("MUSEWAVE_SERVER__TRUSTED_PROXIES", "10.0.0.0/33")]);
+        assert!(err.contains("'server.trusted_proxies'"), "{err}");
+        let err = load_err(None, &[("MUSEWAVE_METRICS__LISTEN", "localhost:9090")]);
+        assert!(err.contains("'metrics.listen'"), "{err}");
+    }
+
+    #[test]
+    fn changed_keys_name_each_difference() {
+        let old = Config::default();
+        let f = file(
+            "[server]\nlisten = \"127.0.0.1:9\"\n[log]\nlevel = \"debug\"\n\
+             [transcode.profiles.tiny]\nformat = \"mp3\"\nbitrate_kbps = 64\n\
+             [transcode]\ndefault_profile = \"tiny\"\n",
+        );
+        let mut new = load(Some(f.path()), env(&[]), &Overrides::default()).unwrap();
+        new.auth.jwt_secret = Some(Secret::new(SECRET));
+        let keys = changed_keys(&old, &new);
+        assert!(keys.contains(&"server.listen".to_owned()), "{keys:?}");
+        assert!(keys.contains(&"log.level".to_owned()), "{keys:?}");
+        assert!(keys.contains(&"auth.jwt_secret".to_owned()), "{keys:?}");
+        assert!(
+            keys.contains(&"transcode.profiles.tiny.format".to_owned()),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&"transcode.profiles.high.format".to_owned()),
+            "{keys:?}"
+        );
+        assert!(
+            !keys.contains(&"server.drain_timeout_secs".to_owned()),
+            "{keys:?}"
+        );
+        assert!(changed_keys(&old, &Config::default()).is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //!   transcoding and its cache.
 //! - [`social`]: playlists, follows, likes, ratings, plays, statistics and charts.
 //! - [`http`]: warp filters and handlers, error mapping, OpenAPI, web UI.
+//! - [`metrics`]: Prometheus counters and gauges.
 //! - [`backup`]: consistent exports of a running server.
 //! - [`control`]: the local socket through which the CLI reaches a running server.
 //!
@@ -30,6 +31,7 @@ pub mod error;
 pub mod http;
 pub mod library;
 pub mod media;
+pub mod metrics;
 pub mod social;
 pub mod store;
 
@@ -87,6 +89,8 @@ pub struct AppInner {
     pub artists: Arc<artists::Artists>,
     /// Playlists, follows, likes, ratings, plays and statistics.
     pub social: Arc<social::Social>,
+    /// Request counters and levels for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The first admin account, created on a first run with no users.
@@ -117,9 +121,12 @@ impl App {
         let data_dir = config.data.dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
+        // A media folder that cannot be created (on a read-only mount, or not mounted yet)
+        // is reported by every scan; the server still starts.
         for folder in &config.library.folders {
-            std::fs::create_dir_all(folder)
-                .with_context(|| format!("while creating the media folder {}", folder.display()))?;
+            if let Err(e) = std::fs::create_dir_all(folder) {
+                tracing::warn!(folder = %folder.display(), error = %e, "cannot create a media folder");
+            }
         }
         let store = Store::open(
             &store_path(&config),
@@ -197,6 +204,7 @@ impl App {
         );
         let app = App(Arc::new(AppInner {
             social,
+            metrics: Arc::new(metrics::Metrics::new()),
             artists,
             artwork,
             media,
@@ -210,6 +218,25 @@ impl App {
             data_dir,
         }));
         Ok(app)
+    }
+
+    /// Takes what a running server can change from a reloaded configuration (SIGHUP): the
+    /// media folders (created if missing; the watcher follows and a scan takes them in). The
+    /// log filter belongs to the process and is swapped by its owner. Returns the keys that
+    /// changed from `old` but take a restart, for the caller to report.
+    pub fn reload(&self, old: &Config, new: &Config) -> Vec<String> {
+        for folder in &new.library.folders {
+            if let Err(e) = std::fs::create_dir_all(folder) {
+                tracing::warn!(folder = %folder.display(), error = %e, "cannot create a media folder");
+            }
+        }
+        if self.library.set_folders(new.library.folders.clone()) {
+            tracing::info!(folders = ?new.library.folders, "media folders changed");
+        }
+        config::changed_keys(old, new)
+            .into_iter()
+            .filter(|k| !config::RELOADABLE_KEYS.contains(&k.as_str()))
+            .collect()
     }
 
     /// Creates the first admin account when there are no accounts (the server's first run),
@@ -245,6 +272,22 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    // Bound first, so a taken address stops start-up before anything else runs.
+    let metrics_listener = match app
+        .config
+        .metrics
+        .listen
+        .filter(|_| app.config.metrics.enabled)
+    {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("while binding the metrics listener {addr}"))?;
+            tracing::info!(addr = %addr, "serving /metrics on its own listener");
+            Some(l)
+        }
+        None => None,
+    };
     let control = control::listen(app.clone()).context("while opening the control socket")?;
     let pruner = {
         let accounts = app.accounts.clone();
@@ -266,7 +309,31 @@ pub async fn run(
     app.library.start(false);
     let watcher = library::watch::spawn(app.library.clone());
     let routes = http::routes(&app);
-    let drain = app.config.server.drain_timeout;
+    let server = &app.config.server;
+    let options = http::server::ServeOptions {
+        base_url: server.base_url.clone(),
+        trusted_proxies: server.trusted_proxies.clone().into(),
+        metrics: Some(app.metrics.clone()),
+        drain: server.drain_timeout,
+    };
+    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+    let metrics_server = match metrics_listener {
+        Some(metrics_listener) => {
+            let mut stopped = metrics_stopped;
+            Some(tokio::spawn(http::server::serve(
+                metrics_listener,
+                http::metrics_routes(&app),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+                http::server::ServeOptions {
+                    drain: Duration::from_secs(1),
+                    ..http::server::ServeOptions::default()
+                },
+            )))
+        }
+        None => None,
+    };
     notify_systemd(sd_notify::NotifyState::Ready);
     http::server::serve(
         listener,
@@ -276,9 +343,13 @@ pub async fn run(
             tracing::info!("shutting down");
             notify_systemd(sd_notify::NotifyState::Stopping);
         },
-        drain,
+        options,
     )
     .await;
+    let _ = stop_metrics.send(true);
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     control.abort();
     pruner.abort();
     watcher.abort();

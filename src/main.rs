@@ -13,7 +13,9 @@ use musewave::domain::Role;
 use musewave::library::ScanStatus;
 use musewave::store::{Store, StoreError};
 use musewave::App;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
 
 #[derive(Parser)]
 #[command(name = "musewave", version = musewave_version(), about = "A self-hosted music streaming server")]
@@ -66,6 +68,13 @@ enum Command {
         /// The backup to read.
         file: PathBuf,
     },
+    /// Ask the server at the configured address (and `server.base_url`) whether it is up:
+    /// exits 0 when `/healthz` answers 200 (for container health checks).
+    Health {
+        /// Ask this URL instead, e.g. http://127.0.0.1:4533/healthz.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -116,24 +125,52 @@ fn musewave_version() -> &'static str {
     )
 }
 
+/// The running log filter, replaceable on a configuration reload.
+struct LogLevel {
+    handle: reload::Handle<EnvFilter, Registry>,
+    /// Set when `RUST_LOG` chose the filter: `log.level` is then not used.
+    from_env: bool,
+}
+
+impl LogLevel {
+    fn set(&self, level: &str) {
+        if self.from_env {
+            tracing::info!("RUST_LOG is set, so log.level is not applied");
+            return;
+        }
+        match EnvFilter::try_new(level) {
+            Ok(filter) => match self.handle.reload(filter) {
+                Ok(()) => tracing::info!(level, "log level applied"),
+                Err(e) => tracing::warn!(error = %e, "cannot change the log level"),
+            },
+            Err(e) => {
+                tracing::warn!(level, error = %e, "log.level is not a valid filter; kept the old one")
+            }
+        }
+    }
+}
+
 /// Starts logging; log lines are written on a background thread until the returned guard
 /// drops (it flushes them then).
-fn init_logging(config: &Config) -> tracing_appender::non_blocking::WorkerGuard {
+fn init_logging(config: &Config) -> (tracing_appender::non_blocking::WorkerGuard, LogLevel) {
     // RUST_LOG wins over the configured level, so a one-off debugging run needs no edit.
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let (filter, from_env) = match EnvFilter::try_from_default_env() {
+        Ok(f) => (f, true),
+        Err(_) => (EnvFilter::new(&config.log.level), false),
+    };
+    let (filter, handle) = reload::Layer::new(filter);
     // A request must not wait for its log line to reach the journal or a terminal.
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     // Colours only for a terminal: the journal and log files would store the escape codes.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
-    match config.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-    guard
+    let fmt = match config.log.format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Text => fmt.boxed(),
+    };
+    tracing_subscriber::registry().with(filter).with(fmt).init();
+    (guard, LogLevel { handle, from_env })
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
@@ -159,6 +196,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let config = config::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
+    let source = ConfigSource {
+        path: cli.config.clone(),
+        overrides,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -168,8 +209,8 @@ fn main() -> anyhow::Result<()> {
         media: Vec::new(),
     }) {
         Command::Serve { .. } => {
-            let _logs = init_logging(&config);
-            runtime.block_on(serve(config))
+            let (_logs, level) = init_logging(&config);
+            runtime.block_on(serve(config, source, level))
         }
         Command::Config {
             command: ConfigCommand::Check,
@@ -181,11 +222,54 @@ fn main() -> anyhow::Result<()> {
         Command::Scan { full } => scan(config, full, &runtime),
         Command::Backup { file } => backup(&config, &file),
         Command::Restore { file } => restore(&config, &file),
+        Command::Health { url } => health(&config, url.as_deref()),
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// Where the configuration came from, to read it again on SIGHUP.
+struct ConfigSource {
+    path: Option<PathBuf>,
+    overrides: Overrides,
+}
+
+/// On each SIGHUP: reads the configuration again, applies what can change while running (log
+/// level, media folders) and names what needs a restart. A configuration that does not load
+/// is reported and the running one kept.
+async fn reload_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    app: App,
+    mut current: Config,
+    source: ConfigSource,
+    level: LogLevel,
+) {
+    while hangup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the configuration");
+        let new = match config::load(source.path.as_deref(), std::env::vars(), &source.overrides) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "the configuration does not load; keeping the running one");
+                continue;
+            }
+        };
+        if new.log.level != current.log.level {
+            level.set(&new.log.level);
+        }
+        let restart = app.reload(&current, &new);
+        if !restart.is_empty() {
+            tracing::warn!(
+                keys = restart.join(", "),
+                "changed settings take effect after a restart"
+            );
+        }
+        current = new;
+    }
+}
+
+async fn serve(config: Config, source: ConfigSource, level: LogLevel) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
+    // Installed before readiness: SIGHUP's default action would end the process.
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("while listening for SIGHUP")?;
     let listen = config.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -210,7 +294,69 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         musewave_version()
     );
     std::io::stdout().flush()?;
-    musewave::run(app, listener, shutdown).await
+    let reloader = tokio::spawn(reload_on_hangup(
+        hangup,
+        app.clone(),
+        (*app.config).clone(),
+        source,
+        level,
+    ));
+    let result = musewave::run(app, listener, shutdown).await;
+    reloader.abort();
+    result
+}
+
+/// `musewave health`: a GET of `/healthz` over plain HTTP/1.1, for health checks where no
+/// HTTP client is installed (the container image).
+fn health(config: &Config, url: Option<&str>) -> anyhow::Result<()> {
+    use std::io::Read;
+    let (addr, path) = match url {
+        Some(url) => {
+            let rest = url
+                .strip_prefix("http://")
+                .context("only http:// URLs can be checked")?;
+            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
+                .with_context(|| format!("while resolving {host}"))?
+                .next()
+                .with_context(|| format!("{host} has no address"))?;
+            (addr, if path.is_empty() { "/" } else { path }.to_owned())
+        }
+        None => {
+            // A wildcard listen address is reached through the loopback of its family.
+            let mut addr = config.server.listen;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(match addr {
+                    SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            (addr, format!("{}/healthz", config.server.base_url))
+        }
+    };
+    let timeout = std::time::Duration::from_secs(5);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("while connecting to {addr}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: musewave-health\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head)?;
+    let status_line = String::from_utf8_lossy(&head[..n]);
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("no answer")
+        .to_owned();
+    if status == "200" {
+        println!("healthy: http://{addr}{path} answered 200");
+        Ok(())
+    } else {
+        anyhow::bail!("unhealthy: http://{addr}{path} answered {status}")
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when

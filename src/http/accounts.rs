@@ -39,7 +39,10 @@ pub async fn register(app: App, req: RegisterRequest) -> Result<Response, Reject
         )
         .await
         .map_err(reject)?;
-    Ok(reply_json(StatusCode::CREATED, &Me::from(&user)))
+    Ok(reply_json(
+        StatusCode::CREATED,
+        &Me::of(&user, &app.config.server.base_url),
+    ))
 }
 
 /// Signs in: returns an access token and a refresh token.
@@ -109,7 +112,10 @@ pub async fn logout(app: App, actor: Actor) -> Result<Response, Rejection> {
     ))]
 pub async fn get_me(app: App, actor: Actor) -> Result<Response, Rejection> {
     let user = app.accounts.user(actor.user_id).map_err(reject)?;
-    Ok(reply_json(StatusCode::OK, &Me::from(&user)))
+    Ok(reply_json(
+        StatusCode::OK,
+        &Me::of(&user, &app.config.server.base_url),
+    ))
 }
 
 /// Changes the display name or bio.
@@ -133,7 +139,10 @@ pub async fn update_me(app: App, actor: Actor, req: ProfileUpdate) -> Result<Res
         )
         .await
         .map_err(reject)?;
-    Ok(reply_json(StatusCode::OK, &Me::from(&user)))
+    Ok(reply_json(
+        StatusCode::OK,
+        &Me::of(&user, &app.config.server.base_url),
+    ))
 }
 
 /// The caller's preferences.
@@ -230,7 +239,10 @@ pub async fn put_avatar(
         .set_avatar(&actor, body)
         .await
         .map_err(reject)?;
-    Ok(reply_json(StatusCode::OK, &Me::from(&user)))
+    Ok(reply_json(
+        StatusCode::OK,
+        &Me::of(&user, &app.config.server.base_url),
+    ))
 }
 
 /// Removes the avatar.
@@ -242,7 +254,10 @@ pub async fn put_avatar(
     ))]
 pub async fn delete_avatar(app: App, actor: Actor) -> Result<Response, Rejection> {
     let user = app.accounts.remove_avatar(&actor).await.map_err(reject)?;
-    Ok(reply_json(StatusCode::OK, &Me::from(&user)))
+    Ok(reply_json(
+        StatusCode::OK,
+        &Me::of(&user, &app.config.server.base_url),
+    ))
 }
 
 /// A user's public profile.
@@ -264,7 +279,10 @@ pub async fn get_user(
         .map_err(reject)?;
     let id: UserId = params.id(0, "user")?;
     let user = app.accounts.user(id).map_err(reject)?;
-    Ok(reply_json(StatusCode::OK, &PublicUser::from(&user)))
+    Ok(reply_json(
+        StatusCode::OK,
+        &PublicUser::of(&user, &app.config.server.base_url),
+    ))
 }
 
 /// A user's avatar image (PNG).

@@ -51,9 +51,10 @@ impl From<RoleDto> for Role {
     }
 }
 
-fn avatar_url(u: &User) -> Option<String> {
+/// `base_url` is `server.base_url`: handed-out URLs carry the prefix clients reach us under.
+fn avatar_url(u: &User, base_url: &str) -> Option<String> {
     u.avatar_version
-        .map(|v| format!("/api/v1/users/{}/avatar?v={v}", u.id))
+        .map(|v| format!("{base_url}/api/v1/users/{}/avatar?v={v}", u.id))
 }
 
 /// The signed-in user's own account.
@@ -75,8 +76,9 @@ pub struct Me {
     pub avatar_url: Option<String>,
 }
 
-impl From<&User> for Me {
-    fn from(u: &User) -> Self {
+impl Me {
+    /// The account `u`, its URLs under `base_url`.
+    pub fn of(u: &User, base_url: &str) -> Self {
         Self {
             id: u.id.to_string(),
             username: u.username.to_string(),
@@ -84,7 +86,7 @@ impl From<&User> for Me {
             bio: u.bio.clone(),
             role: u.role.into(),
             created_at: rfc3339(u.created_at),
-            avatar_url: avatar_url(u),
+            avatar_url: avatar_url(u, base_url),
         }
     }
 }
@@ -104,14 +106,15 @@ pub struct PublicUser {
     pub avatar_url: Option<String>,
 }
 
-impl From<&User> for PublicUser {
-    fn from(u: &User) -> Self {
+impl PublicUser {
+    /// The profile of `u`, its URLs under `base_url`.
+    pub fn of(u: &User, base_url: &str) -> Self {
         Self {
             id: u.id.to_string(),
             username: u.username.to_string(),
             display_name: u.display_name.clone(),
             bio: u.bio.clone(),
-            avatar_url: avatar_url(u),
+            avatar_url: avatar_url(u, base_url),
         }
     }
 }

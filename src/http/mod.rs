@@ -1,4 +1,5 @@
-//! The HTTP surface: `/api/v1` (JSON), `/api/schema` (OpenAPI), `/healthz` and the web UI.
+//! The HTTP surface: `/api/v1` (JSON), `/api/schema` (OpenAPI), `/healthz`, `/metrics` and the
+//! web UI.
 //!
 //! # Layout
 //! - `router`: routes registered from their OpenAPI operations (one source for both).
@@ -10,6 +11,7 @@
 //! - `playlists`, `social`, `stats`: playlists, follows, likes, ratings, plays, statistics
 //!   and charts.
 //! - `stream`: audio streams and downloads, stream tokens (its wire types live beside it).
+//! - `metrics`: the Prometheus endpoint.
 
 mod accounts;
 mod admin;
@@ -19,6 +21,7 @@ pub mod docs;
 pub mod dto;
 pub mod error;
 mod extract;
+pub mod metrics;
 pub mod playlists;
 pub mod router;
 pub mod server;
@@ -847,14 +850,30 @@ pub fn routes(app: &App) -> BoxedFilter<(Response,)> {
             }
             docs.swagger(tail.as_str())
         });
-    let ui = webui::filter();
-    api.or(schema)
-        .unify()
-        .or(swagger)
-        .unify()
-        .or(ui)
+    let ui = webui::filter(&app.config.server.base_url);
+    let site = api.or(schema).unify().or(swagger).unify();
+    let site = if app.config.metrics.enabled && app.config.metrics.listen.is_none() {
+        site.or(metrics::filter(app)).unify().boxed()
+    } else {
+        site.boxed()
+    };
+    site.or(ui)
         .unify()
         .recover(handle_rejection)
         .unify()
         .boxed()
+}
+
+/// The separate metrics listener's routes: `/metrics` only.
+pub fn metrics_routes(app: &App) -> BoxedFilter<(Response,)> {
+    metrics::filter(app)
+        .recover(handle_rejection)
+        .unify()
+        .boxed()
+}
+
+/// `path` (absolute, from the root of the site) as clients must ask for it: under
+/// `server.base_url`.
+pub fn public_path(app: &App, path: &str) -> String {
+    format!("{}{path}", app.config.server.base_url)
 }

@@ -845,7 +845,7 @@ pub async fn user_followers(
                 .items
                 .iter()
                 .filter_map(|(u, _)| app.accounts.user(*u).ok())
-                .map(|u| PublicUser::from(&u))
+                .map(|u| PublicUser::of(&u, &app.config.server.base_url))
                 .collect(),
             total: page.total,
         })
@@ -880,7 +880,7 @@ pub async fn user_following(
             .items
             .iter()
             .filter_map(|(u, _)| app.accounts.user(UserId::from_uuid(*u)).ok())
-            .map(|u| PublicUser::from(&u))
+            .map(|u| PublicUser::of(&u, &app.config.server.base_url))
             .collect();
         Ok((list, users.total, artists))
     })

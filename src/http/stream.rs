@@ -28,8 +28,8 @@ use warp::{Rejection, Reply};
 
 use super::dto::rfc3339;
 use super::error::{reject, ErrorBody};
-use super::reply_json;
 use super::router::PathParams;
+use super::{public_path, reply_json};
 use crate::auth::stream_token::Scope;
 use crate::auth::{Action, Actor};
 use crate::domain::{AlbumId, TrackId};
@@ -505,8 +505,8 @@ pub async fn create_stream_token(
     Ok(reply_json(
         StatusCode::OK,
         &TrackToken {
-            stream_url: format!("/api/v1/tracks/{id}/stream?token={token}"),
-            download_url: format!("/api/v1/tracks/{id}/download?token={token}"),
+            stream_url: public_path(&app, &format!("/api/v1/tracks/{id}/stream?token={token}")),
+            download_url: public_path(&app, &format!("/api/v1/tracks/{id}/download?token={token}")),
             expires_at: rfc3339(expires),
             token,
         },
@@ -544,7 +544,7 @@ pub async fn create_art_token(
     Ok(reply_json(
         StatusCode::OK,
         &ArtToken {
-            art_url: format!("/api/v1/art/{}?token={token}", id.simple()),
+            art_url: public_path(&app, &format!("/api/v1/art/{}?token={token}", id.simple())),
             expires_at: rfc3339(expires),
             token,
         },

@@ -47,8 +47,9 @@ pub struct WebUi {
 }
 
 impl WebUi {
-    /// Reads and compresses the embedded files.
-    pub fn load() -> Self {
+    /// Reads and compresses the embedded files; `base_url` is the site's path prefix (`""` or
+    /// `/music`).
+    pub fn load(base_url: &str) -> Self {
         let mut hashes: Vec<(String, [u8; 32])> = Files::iter()
             .filter_map(|p| Files::get(&p).map(|f| (p.into_owned(), f.metadata.sha256_hash())))
             .collect();
@@ -64,7 +65,8 @@ impl WebUi {
             .filter_map(|(path, _)| {
                 let file = Files::get(path)?;
                 let data = if path == INDEX {
-                    render_index(&String::from_utf8_lossy(&file.data), &version).into_bytes()
+                    render_index(&String::from_utf8_lossy(&file.data), &version, base_url)
+                        .into_bytes()
                 } else {
                     file.data.into_owned()
                 };
@@ -152,9 +154,23 @@ impl Asset {
     }
 }
 
-/// `index.html` with its placeholders filled in: `{{version}}` in the file URLs.
-fn render_index(template: &str, version: &str) -> String {
-    template.replace("{{version}}", version)
+/// `index.html` with its placeholders filled in: `{{version}}` in the file URLs, and the
+/// `<base href>` pointing at the site's prefix, which every relative URL of the app resolves
+/// against.
+fn render_index(template: &str, version: &str, base_url: &str) -> String {
+    let html = template.replace("{{version}}", version);
+    let base = format!("<base href=\"{base_url}/\">");
+    match (html.find("<base "), html.find("<head>")) {
+        (Some(start), _) => match html[start..].find('>') {
+            Some(len) => format!("{}{base}{}", &html[..start], &html[start + len + 1..]),
+            None => html,
+        },
+        (None, Some(head)) => {
+            let at = head + "<head>".len();
+            format!("{}\n{base}{}", &html[..at], &html[at..])
+        }
+        (None, None) => html,
+    }
 }
 
 fn compressible(mime: &str) -> bool {
@@ -189,9 +205,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `GET` of any path outside `/api` and `/rest` (those stay JSON 404s).
-pub fn filter() -> BoxedFilter<(Response,)> {
-    let ui = Arc::new(WebUi::load());
+/// `GET` of any path outside `/api`, `/rest` and `/metrics` (those stay JSON 404s).
+pub fn filter(base_url: &str) -> BoxedFilter<(Response,)> {
+    let ui = Arc::new(WebUi::load(base_url));
     warp::get()
         .and(warp::path::full())
         .and(warp::header::optional::<String>("accept-encoding"))
@@ -201,7 +217,11 @@ pub fn filter() -> BoxedFilter<(Response,)> {
                 let ui = Arc::clone(&ui);
                 async move {
                     let path = full.as_str().trim_start_matches('/');
-                    if path == "api" || path.starts_with("api/") || path.starts_with("rest/") {
+                    if path == "api"
+                        || path.starts_with("api/")
+                        || path.starts_with("rest/")
+                        || path == "metrics"
+                    {
                         return Err::<Response, Rejection>(warp::reject::not_found());
                     }
                     ui.serve(path, ae.as_deref(), inm.as_deref())
@@ -228,7 +248,7 @@ mod tests {
 
     #[test]
     fn index_names_versioned_files_that_exist() {
-        let ui = WebUi::load();
+        let ui = WebUi::load("");
         let index = String::from_utf8_lossy(&ui.files[INDEX].raw).into_owned();
         assert!(!index.contains("{{"), "placeholders left in {index}");
         let prefix = format!("v/{}/", ui.version);
@@ -248,8 +268,24 @@ mod tests {
     }
 
     #[test]
+    fn index_base_follows_the_prefix() {
+        let root = WebUi::load("");
+        let index = String::from_utf8_lossy(&root.files[INDEX].raw).into_owned();
+        assert_eq!(index.matches("<base ").count(), 1);
+        assert!(index.contains("<base href=\"/\">"), "{index}");
+        let sub = WebUi::load("/music");
+        let index = String::from_utf8_lossy(&sub.files[INDEX].raw).into_owned();
+        assert_eq!(index.matches("<base ").count(), 1);
+        assert!(index.contains("<base href=\"/music/\">"), "{index}");
+        assert_eq!(
+            render_index("<html><head><title>x</title>", "1", "/m"),
+            "<html><head>\n<base href=\"/m/\"><title>x</title>"
+        );
+    }
+
+    #[test]
     fn routes_and_files_are_told_apart() {
-        let ui = WebUi::load();
+        let ui = WebUi::load("");
         let status = |p: &str| ui.serve(p, None, None).map(|r| r.status());
         assert_eq!(status(""), Some(StatusCode::OK));
         assert_eq!(status("albums/0123"), Some(StatusCode::OK));

@@ -120,7 +120,8 @@ struct Current {
 /// The media folders and their scanner.
 pub struct Library {
     catalog: Arc<Catalog>,
-    folders: Vec<PathBuf>,
+    /// Replaced on a configuration reload; the watcher follows it.
+    folders: tokio::sync::watch::Sender<Vec<PathBuf>>,
     options: ProbeOptions,
     running: AtomicBool,
     current: Mutex<Option<Current>>,
@@ -166,7 +167,7 @@ impl Library {
     pub fn new(catalog: Arc<Catalog>, folders: Vec<PathBuf>, options: ProbeOptions) -> Self {
         Self {
             catalog,
-            folders,
+            folders: tokio::sync::watch::Sender::new(folders),
             options,
             running: AtomicBool::new(false),
             current: Mutex::new(None),
@@ -175,8 +176,26 @@ impl Library {
     }
 
     /// The media folders.
-    pub fn folders(&self) -> &[PathBuf] {
-        &self.folders
+    pub fn folders(&self) -> Vec<PathBuf> {
+        self.folders.borrow().clone()
+    }
+
+    /// Follows the media folders as they are replaced.
+    pub fn subscribe_folders(&self) -> tokio::sync::watch::Receiver<Vec<PathBuf>> {
+        self.folders.subscribe()
+    }
+
+    /// Replaces the media folders (a configuration reload); `false` when they are the same.
+    /// Tracks of a folder no longer listed stay in the catalog, as those of a missing folder
+    /// do; the next scan takes in the new folders.
+    pub fn set_folders(&self, folders: Vec<PathBuf>) -> bool {
+        self.folders.send_if_modified(|current| {
+            if *current == folders {
+                return false;
+            }
+            *current = folders;
+            true
+        })
     }
 
     /// The running scan's progress, or the last scan's outcome.
@@ -252,7 +271,7 @@ impl Library {
         };
         // A panic anywhere in a scan must not leave the library marked as scanning forever.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            for folder in &self.folders {
+            for folder in &self.folders() {
                 self.scan_folder(folder, full, &counters, &failures);
             }
         }));

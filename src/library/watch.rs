@@ -59,26 +59,38 @@ pub fn spawn(library: Arc<Library>) -> tokio::task::JoinHandle<()> {
                 None
             }
         };
+        let folders = library.subscribe_folders();
         if let Some(w) = watcher.as_mut() {
             for folder in library.folders() {
-                if let Err(e) = w.watch(folder, RecursiveMode::Recursive) {
-                    if matches!(e.kind, ErrorKind::MaxFilesWatch) {
-                        let _ = tx.send(Signal::LimitReached);
-                    } else {
-                        tracing::warn!(folder = %folder.display(), error = %e, "cannot watch a media folder");
-                    }
-                }
+                watch_folder(w, &folder, &tx);
             }
         }
-        run(library, rx, watcher).await;
+        run(library, rx, tx, folders, watcher).await;
     })
+}
+
+fn watch_folder(
+    w: &mut notify::RecommendedWatcher,
+    folder: &std::path::Path,
+    tx: &mpsc::UnboundedSender<Signal>,
+) {
+    if let Err(e) = w.watch(folder, RecursiveMode::Recursive) {
+        if matches!(e.kind, ErrorKind::MaxFilesWatch) {
+            let _ = tx.send(Signal::LimitReached);
+        } else {
+            tracing::warn!(folder = %folder.display(), error = %e, "cannot watch a media folder");
+        }
+    }
 }
 
 async fn run(
     library: Arc<Library>,
     mut rx: mpsc::UnboundedReceiver<Signal>,
+    tx: mpsc::UnboundedSender<Signal>,
+    mut folders: tokio::sync::watch::Receiver<Vec<PathBuf>>,
     mut watcher: Option<notify::RecommendedWatcher>,
 ) {
+    let mut watched = folders.borrow_and_update().clone();
     // path -> (size, mtime) at the last look.
     let mut pending: HashMap<PathBuf, Option<(u64, std::time::SystemTime)>> = HashMap::new();
     let mut rescan = false;
@@ -87,13 +99,26 @@ async fn run(
     let mut tick = tokio::time::interval(SETTLE_TICK);
     loop {
         tokio::select! {
+            Ok(()) = folders.changed() => {
+                let now = folders.borrow_and_update().clone();
+                if let Some(w) = watcher.as_mut() {
+                    for gone in watched.iter().filter(|f| !now.contains(f)) {
+                        let _ = w.unwatch(gone);
+                    }
+                    for new in now.iter().filter(|f| !watched.contains(f)) {
+                        watch_folder(w, new, &tx);
+                    }
+                }
+                watched = now;
+                rescan = true;
+            }
             signal = rx.recv() => match signal {
                 None => return,
                 Some(Signal::Paths(paths)) => {
                     for p in paths {
                         // Only the part inside the media folder counts: the folder itself may
                         // well sit under a hidden directory.
-                        let inside = library.folders().iter().find_map(|f| p.strip_prefix(f).ok());
+                        let inside = watched.iter().find_map(|f| p.strip_prefix(f).ok());
                         let ignored = inside.is_some_and(|rel| {
                             rel.components().any(|c| is_ignored_name(c.as_os_str().as_bytes()))
                         });

@@ -165,6 +165,14 @@ impl Transcoder {
         &self.cache
     }
 
+    /// Transcodes running now.
+    pub fn active(&self) -> usize {
+        self.config
+            .max_concurrent
+            .max(1)
+            .saturating_sub(self.slots.available_permits())
+    }
+
     /// Decides what a request gets:
     /// - `quality=NAME` is a profile; `quality=original` the original; neither combines with
     ///   `format` or `bitrate`.

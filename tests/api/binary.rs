@@ -5,7 +5,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn musewave(dir: &std::path::Path) -> Command {
+pub fn musewave(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_musewave"));
     c.current_dir(dir).env_remove("RUST_LOG");
     for (k, _) in std::env::vars() {
@@ -17,7 +17,7 @@ fn musewave(dir: &std::path::Path) -> Command {
 }
 
 /// Kills the server if the test fails before stopping it.
-struct KillOnDrop(std::process::Child);
+pub struct KillOnDrop(pub std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

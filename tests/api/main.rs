@@ -9,6 +9,7 @@ mod helpers;
 mod http_errors;
 mod library;
 mod openapi;
+mod ops;
 mod persistence;
 mod social;
 mod streaming;

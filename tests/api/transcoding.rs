@@ -404,7 +404,7 @@ async fn the_per_user_maximum_bitrate_caps_transcodes_and_originals() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.json::<Value>().await.unwrap(),
-        json!({"max_bitrate_kbps": null})
+        json!({"max_bitrate_kbps": null, "private_session": false})
     );
     for bad in [
         json!({"max_bitrate_kbps": 5}),
