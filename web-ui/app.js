@@ -18,10 +18,18 @@ const routes = [
   ["/genres", () => import("./views/browse.js"), "genres"],
   ["/tracks", () => import("./views/browse.js"), "tracks"],
   ["/search", () => import("./views/search.js"), "search"],
+  ["/playlists", () => import("./views/playlists.js"), "playlists"],
+  ["/playlists/:id", () => import("./views/playlist.js"), "playlists"],
+  ["/liked", () => import("./views/liked.js"), "liked"],
+  ["/history", () => import("./views/history.js"), "history"],
+  ["/users/:id", () => import("./views/user.js"), "home"],
+  ["/studio", () => import("./views/studio.js"), "studio", ["artist", "admin"]],
+  ["/studio/albums/:id", () => import("./views/studio-album.js"), "studio", ["artist", "admin"]],
+  ["/stats", () => import("./views/stats.js"), "stats", ["artist", "admin"]],
   ["/queue", () => import("./views/queue.js"), "queue"],
   ["/account", () => import("./views/account.js"), "account"],
-  ["/admin", () => import("./views/admin.js"), "admin", "admin"],
-  ["/admin/:tab", () => import("./views/admin.js"), "admin", "admin"],
+  ["/admin", () => import("./views/admin.js"), "admin", ["admin"]],
+  ["/admin/:tab", () => import("./views/admin.js"), "admin", ["admin"]],
 ].map(([pattern, load, nav, role]) => ({
   pattern, load, nav, role,
   regex: new RegExp(`^${pattern.replace(/:(\w+)/g, "(?<$1>[^/]+)")}/?$`),
@@ -127,7 +135,7 @@ async function render({ moved = false } = {}) {
     if (ticket !== renderCount) return;
     showChrome(true, path);
     const route = routes.find((r) => r.regex.test(path));
-    if (!route || (route.role && me.role !== route.role)) {
+    if (!route || (route.role && !route.role.includes(me.role))) {
       page("Not found", el("p", {}, "There is no such page. ", el("a", { href: "./" }, "Go home"), "."));
       return;
     }
@@ -161,6 +169,7 @@ function showChrome(signedIn, path = "") {
   document.getElementById("player").hidden = !signedIn || !player.current;
   if (!signedIn) return;
   document.getElementById("nav-admin").hidden = me.role !== "admin";
+  for (const a of nav.querySelectorAll(".for-artists")) a.hidden = me.role === "listener";
   const current = routes.find((r) => r.regex.test(path))?.nav;
   for (const a of nav.querySelectorAll("a[data-route]")) {
     if (a.dataset.route === current) a.setAttribute("aria-current", "page");

@@ -78,7 +78,9 @@ export class Player extends EventTarget {
     for (const type of ["play", "pause", "timeupdate", "durationchange", "volumechange"]) {
       a.addEventListener(type, () => { if (a === this.audio) this.#changed(type); });
     }
-    a.addEventListener("ended", () => { if (a === this.audio) this.#ended(); });
+    a.addEventListener("ended", () => { if (a === this.audio) { this.#listened(a, true); this.#report(true); this.#ended(); } });
+    a.addEventListener("timeupdate", () => { if (a === this.audio) this.#listened(a); });
+    a.addEventListener("seeking", () => { if (a === this.audio) this.#lastPos = null; });
     a.addEventListener("playing", () => { if (a === this.audio) this.failures = 0; });
     a.addEventListener("error", () => {
       if (a !== this.audio || !a.getAttribute("src")) return;
@@ -261,6 +263,7 @@ export class Player extends EventTarget {
 
   async #load({ autoplay, at = 0, quality = effectiveQuality() }) {
     const t = this.current;
+    if (this.#play && this.#play.id !== t?.id) this.#report(false);
     const ticket = ++this.loading;
     this.restoreAt = 0;
     this.preloading = null;
@@ -329,7 +332,45 @@ export class Player extends EventTarget {
     this.#changed("pause");
   }
 
+  // -- play reports (history, statistics) --------------------------------------------------
+
+  // The play being listened to: {id, started, secs}. Seconds count only while the audio
+  // advances on its own, so seeking ahead does not count as listening.
+  #play = null;
+  #lastPos = null;
+  #listened(a, ended = false) {
+    const t = this.current;
+    if (!t) return;
+    if (!this.#play || this.#play.id !== t.id) {
+      this.#play = { id: t.id, started: new Date().toISOString(), secs: 0 };
+      this.#lastPos = null;
+    }
+    const pos = a.currentTime;
+    if (this.#lastPos !== null && !a.paused || ended) {
+      const d = pos - (this.#lastPos ?? pos);
+      if (d > 0 && d < 5) this.#play.secs += d;
+    }
+    this.#lastPos = pos;
+  }
+
+  /** Reports the play that just ended or was left, if enough of it was heard. */
+  #report(completed) {
+    const p = this.#play;
+    this.#play = null;
+    this.#lastPos = null;
+    if (!p) return;
+    const dur = this.queue.find((x) => x.id === p.id)?.duration_secs || 0;
+    // Counted like most services: half the track or 30 seconds, whichever comes first.
+    if (p.secs <= 0 || !completed && p.secs < (dur ? Math.min(30, dur / 2) : 30)) return;
+    const body = {
+      track_id: p.id, started_at: p.started, seconds_played: Math.round(p.secs), completed,
+      source: "other", idempotency_key: `${p.id}:${p.started}`,
+    };
+    api("api/v1/plays", { method: "POST", body }).then(() => this.dispatchEvent(new Event("played")), () => {});
+  }
+
   #stop() {
+    this.#report(false);
     this.audio.pause();
     this.audio.removeAttribute("src");
     this.audio.load();

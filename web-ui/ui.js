@@ -182,9 +182,9 @@ export const nowPlaying = {
  * A table of tracks. Activating a title plays the list from that track; each row also offers
  * play next and add to queue. `tracks()` is the list to play (it may grow as pages load).
  */
-export function trackTable(player, tracks, { album = true, numbers = false, caption } = {}) {
+export function trackTable(player, tracks, { album = true, numbers = false, caption, extra, note } = {}) {
   const body = el("tbody");
-  const table = el("table", { class: "tracks" },
+  const table = el("table", { class: extra ? "tracks wide" : "tracks" },
     caption ? el("caption", { class: "sr-only" }, caption) : null,
     el("thead", {}, el("tr", {},
       el("th", { scope: "col", class: "num" }, "#"),
@@ -202,15 +202,16 @@ export function trackTable(player, tracks, { album = true, numbers = false, capt
         el("td", { class: "num muted" }, numbers && t.track_number ? String(t.track_number) : String(n + 1)),
         el("td", { class: "title-cell" },
           el("button", { type: "button", class: "track-title linklike", onclick: play, "aria-label": `Play ${t.title}` }, t.title),
-          el("span", { class: "muted sub" }, artistLinks(t))),
+          el("span", { class: "muted sub" }, artistLinks(t), note ? ` · ${note(t, n)}` : null)),
         album ? el("td", { class: "col-album" }, link(`/albums/${t.album_id}`, t.album || "Unknown album")) : null,
         el("td", { class: "num muted" }, duration(t.duration_secs)),
         el("td", { class: "actions" },
-          iconButton("playNext", `Play ${t.title} next`, () => { player.playNext([t]); notify(`“${t.title}” plays next.`, "ok"); }),
+          extra ? extra(t) : null,
+          iconButton("playNext", `Play ${t.title} next`, () => { player.playNext([t]); notify(`“${t.title}” plays next.`, "ok"); }, { class: "icon-button act-next" }),
           iconButton("queue", `Add ${t.title} to the queue`, () => { player.enqueue([t]); notify(`“${t.title}” added to the queue.`, "ok"); })));
     }));
   };
-  return { table, add };
+  return { table, add, body };
 }
 
 /** A grid of album cards. */

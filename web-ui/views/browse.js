@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { el, pager, trackTable, albumGrid, artistList, plural, failed, link } from "../ui.js";
+import { trackExtras } from "../social.js";
 
 export async function render(ctx) {
   const kind = ctx.path.slice(1);
@@ -22,7 +23,11 @@ export async function render(ctx) {
   let list, add, tracks;
   if (kind === "artists") ({ list, add } = artistList());
   else if (kind === "albums") { const g = albumGrid(); list = g.grid; add = g.add; }
-  else { const t = trackTable(ctx.player, () => tracks.loaded()); list = t.table; add = t.add; }
+  else {
+    const extra = await trackExtras().catch(() => null);
+    const t = trackTable(ctx.player, () => tracks.loaded(), { extra });
+    list = t.table; add = t.add;
+  }
   const p = pager({ load, add, signal: ctx.signal, pageSize: kind === "albums" ? 60 : 100, noun: kind.slice(0, -1) });
   tracks = p;
   const controls = kind === "artists" ? null : sorter(ctx, kind);
