@@ -343,7 +343,8 @@ export class Player extends EventTarget {
     if (!t) return;
     if (!this.#play || this.#play.id !== t.id) {
       this.#play = { id: t.id, started: new Date().toISOString(), secs: 0 };
-      this.#lastPos = null;
+      // Met at the very start (the first time update comes a moment in): count from 0.
+      this.#lastPos = a.currentTime < 1 && !a.paused ? 0 : null;
     }
     const pos = a.currentTime;
     if (this.#lastPos !== null && !a.paused || ended) {
@@ -363,7 +364,7 @@ export class Player extends EventTarget {
     // Counted like most services: half the track or 30 seconds, whichever comes first.
     if (p.secs <= 0 || !completed && p.secs < (dur ? Math.min(30, dur / 2) : 30)) return;
     const body = {
-      track_id: p.id, started_at: p.started, seconds_played: Math.round(p.secs), completed,
+      track_id: p.id, started_at: p.started, seconds_played: completed ? Math.ceil(p.secs) : Math.round(p.secs), completed,
       source: "other", idempotency_key: `${p.id}:${p.started}`,
     };
     api("api/v1/plays", { method: "POST", body }).then(() => this.dispatchEvent(new Event("played")), () => {});

@@ -497,6 +497,7 @@ const steps = {
       await rendered("/stats");
     }
     assert.notEqual(await page.locator(".figures dd").first().textContent(), "0");
+    assert.equal(await page.locator(".figures dd").nth(2).textContent(), "100 %", "the play to the end is complete");
     await screenshot("stats");
   },
 };

@@ -29,8 +29,9 @@ function fill(series, days) {
  * A chart of `points` ({label, value}): bars, or a line with `line`. `format` writes a value.
  * The SVG scales to its box; a hidden table carries the same figures.
  */
-export function chart({ id, title, points, format = String, line = false, max }) {
-  const W = 640, H = 200, L = 44, B = 22, T = 10;
+export function chart({ id, title, points, format = String, line = false, max, width = 640 }) {
+  // Drawn at the width it is shown at, so its text stays legible on a phone.
+  const W = Math.round(width), H = Math.round(Math.min(220, Math.max(160, width / 3))), L = 44, B = 22, T = 10;
   // A round top for the scale: 1, 2 or 5 times a power of ten.
   const high = Math.max(max ?? 0, ...points.map((p) => p.value));
   const mag = 10 ** Math.floor(Math.log10(high || 1));
@@ -66,7 +67,7 @@ export function chart({ id, title, points, format = String, line = false, max })
 }
 
 const pct = (v) => `${Math.round(v * 100)} %`;
-const mins = (s) => `${Math.round(s / 60)} min`;
+const mins = (s) => `${s < 600 ? Math.round(s / 6) / 10 : Math.round(s / 60)} min`;
 
 export async function render(ctx) {
   const q = ctx.query;
@@ -91,6 +92,13 @@ export async function render(ctx) {
     return ctx.page("Statistics", controls, failed(err));
   }
   const all = fill(s.series, s.days);
+  const widths = () => {
+    const full = Math.max(280, Math.min(1100, ctx.main.clientWidth - 60));
+    return [full, full > 700 ? full / 2 - 20 : full];
+  };
+  const [full, half] = widths();
+  const specs = {};
+  const spec = (x) => { specs[x.id] = x; return chart(x); };
   const complete = all.reduce((n, p) => n + p.complete, 0);
   const name = profiles.find((p) => p.id === artist)?.name || "Artist";
   const figure = (label, value) => el("div", {}, el("dt", {}, label), el("dd", {}, value));
@@ -108,11 +116,25 @@ export async function render(ctx) {
       figure("Followers", s.followers.toLocaleString()),
       figure("All-time plays", s.total_plays.toLocaleString()),
       figure("All-time listeners", s.total_listeners.toLocaleString())),
-    chart({ id: "plays", title: `Plays per day, last ${s.days} days`, points: all.map((p) => ({ label: p.date, value: p.plays })), format: (v) => String(Math.round(v * 10) / 10) }),
+    spec({ id: "plays", title: `Plays per day, last ${s.days} days`, points: all.map((p) => ({ label: p.date, value: p.plays })), format: (v) => String(Math.round(v * 10) / 10), width: full }),
     el("div", { class: "two" },
-      chart({ id: "time", title: "Minutes listened per day", points: all.map((p) => ({ label: p.date, value: p.seconds })), format: mins }),
-      chart({ id: "completion", title: "Completion rate per day", line: true, max: 1,
-        points: all.map((p) => ({ label: p.date, value: p.plays ? p.complete / p.plays : 0 })), format: pct })),
+      spec({ id: "time", title: "Minutes listened per day", points: all.map((p) => ({ label: p.date, value: p.seconds })), format: mins, width: half }),
+      spec({ id: "completion", title: "Completion rate per day", line: true, max: 1,
+        points: all.map((p) => ({ label: p.date, value: p.plays ? p.complete / p.plays : 0 })), format: pct, width: half })),
     el("section", { "aria-labelledby": "top-h" }, el("h2", { id: "top-h" }, "Top tracks, all time"),
       s.top_tracks.length ? top : el("p", { class: "muted" }, "No plays yet.")));
+
+  // Charts are drawn for a width: when the page's width changes much, they are drawn again.
+  let drawnAt = full;
+  const resized = new ResizeObserver(() => {
+    const [f, h] = widths();
+    if (Math.abs(f - drawnAt) < 40) return;
+    drawnAt = f;
+    for (const fig of ctx.main.querySelectorAll("figure[data-chart]")) {
+      const spec = specs[fig.dataset.chart];
+      fig.replaceWith(chart({ ...spec, width: spec.id === "plays" ? f : h }));
+    }
+  });
+  resized.observe(ctx.main);
+  ctx.signal.addEventListener("abort", () => resized.disconnect());
 }
