@@ -57,7 +57,7 @@ export function toggle({ pressed, label, text, change, cls = "secondary" }) {
 }
 
 const HEART = "M12 21.35 10.55 20C5.4 15.36 2 12.28 2 8.5 2 5.42 4.42 3 7.5 3c1.74 0 3.41.81 4.5 2.09A6 6 0 0 1 16.5 3C19.58 3 22 5.42 22 8.5c0 3.78-3.4 6.86-8.55 11.54z";
-const PLUS = "M14 10H3v2h11zm0-4H3v2h11zM3 16h7v-2H3zm15-3v-3h-2v3h-3v2h3v3h2v-3h3v-2z";
+const PLUS = "M4 6H2v14a2 2 0 0 0 2 2h14v-2H4zm16-4H8a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2m-1 9h-4v4h-2v-4H9V9h4V5h2v4h4z";
 function svgIcon(d) {
   return el("svg", { viewBox: "0 0 24 24", "aria-hidden": "true", class: "icon" }, el("path", { d }));
 }

@@ -362,6 +362,18 @@ const steps = {
     await entries.first().getByRole("button", { name: /^Remove/ }).click();
     await page.waitForFunction((n) => document.querySelectorAll("ol.entries li").length === n, dragged.length - 1);
     assert.deepEqual(await serverOrder(playlistId), dragged.slice(1));
+
+    // Collaborative, with the other account invited (by its id: the admin does not follow it).
+    await details.getByLabel("Collaborative").check();
+    await details.getByRole("button", { name: "Save" }).click();
+    await page.getByText(/Public · collaborative/).waitFor();
+    const other = (await apiCall("/api/v1/admin/users?limit=100")).items.find((u) => u.username === "e2e-listener");
+    const invite = page.getByRole("form", { name: "Invite a collaborator" });
+    await invite.getByRole("combobox").fill(other.id);
+    await invite.getByRole("button", { name: "Invite" }).click();
+    await page.locator("section[aria-labelledby=collab-h]").getByRole("link", { name: other.display_name || other.username }).waitFor();
+    assert.deepEqual((await apiCall(`/api/v1/playlists/${playlistId}`)).collaborators, [other.id]);
+    await screenshot("playlist-collaborators");
   },
 
   async "like a track and find it in Liked; save and rate an album; follow its artist"() {
@@ -419,9 +431,13 @@ const steps = {
     await rendered(`/playlists/${playlistId}`);
     await page.getByRole("button", { name: "Follow Road trip 2" }).click();
     await page.getByRole("button", { name: "Unfollow Road trip 2" }).waitFor();
+    await page.getByText(/1 follower/).waitFor();
+    assert.equal((await apiCall(`/api/v1/playlists/${playlistId}`)).following, true);
+    // As a collaborator they may reorder it too, and find it under "Shared with you".
+    assert.ok(await page.locator("ol.entries li").first().getByRole("button", { name: / down$/ }).isEnabled());
     await nav("Playlists").click();
     await rendered("/playlists");
-    await page.locator("section[aria-labelledby=followed-h]").getByRole("link", { name: "Road trip 2" }).waitFor();
+    await page.locator("section[aria-labelledby=shared-h]").getByRole("link", { name: "Road trip 2" }).waitFor();
 
     await nav("Studio").click();
     await rendered("/studio");

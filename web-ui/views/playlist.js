@@ -35,6 +35,8 @@ export async function render(ctx) {
     desc.textContent = p.description;
     desc.hidden = !p.description;
     document.querySelector("main h1").textContent = p.name;
+    const note = document.getElementById("collab-note");
+    if (note) note.hidden = p.collaborative;
     document.title = `${p.name} · musewave`;
   };
 
@@ -224,6 +226,6 @@ async function collaboratorsSection(ctx, p, owner) {
     });
   }
   return el("section", { "aria-labelledby": "collab-h" }, el("h2", { id: "collab-h" }, "Collaborators"),
-    p.collaborative ? null : el("p", { class: "muted" }, "This playlist is not collaborative: collaborators cannot change it until it is."),
+    el("p", { class: "muted", id: "collab-note", hidden: p.collaborative }, "This playlist is not collaborative: collaborators cannot change it until it is."),
     list, form);
 }

@@ -7,9 +7,11 @@ import { uploader } from "../upload.js";
 
 export async function render(ctx) {
   const s = ctx.signal;
+  // Admins may look after every artist's albums (moderation).
+  const all = ctx.me.role === "admin" && ctx.query.get("all") === "1";
   const [profiles, albums, tracks] = await Promise.all([
     api("api/v1/studio/profiles", { signal: s }).catch((e) => e),
-    api("api/v1/studio/albums", { signal: s }),
+    api(`api/v1/studio/albums${all ? "?all=true" : ""}`, { signal: s }),
     api("api/v1/studio/tracks", { signal: s }),
   ]);
   const drafts = tracks.filter((t) => !t.published).length;
@@ -67,7 +69,8 @@ export async function render(ctx) {
         el("label", { for: "up-album" }, "Into", album), newFields,
         el("label", { class: "check" }, publish, "Publish at once (otherwise the tracks wait as drafts)")),
       up, latest),
-    el("section", { "aria-labelledby": "albums-h" }, el("h2", { id: "albums-h" }, "Your albums"),
+    el("section", { "aria-labelledby": "albums-h" }, el("h2", { id: "albums-h" }, all ? "Every artist's albums" : "Your albums"),
+      ctx.me.role === "admin" ? el("p", {}, all ? link("/studio", "Only yours") : link("/studio?all=1", "Every artist's albums")) : null,
       albums.length ? el("div", { class: "scroll-x" }, el("table", {},
         el("caption", { class: "sr-only" }, "Your albums"),
         el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Title"), el("th", { scope: "col", class: "col-state" }, "Kind"),
