@@ -260,10 +260,11 @@ pub async fn delete_avatar(app: App, actor: Actor) -> Result<Response, Rejection
     ))
 }
 
-/// A user's public profile.
+/// A user's public profile, by account id or by username (any case), so that people can be
+/// found by the name they know each other by (to follow them, or invite them to a playlist).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "User id")),
+    params(("id" = String, Path, description = "User id, or username")),
     responses(
         (status = 200, description = "The profile", body = PublicUser),
         (status = 401, description = "Not signed in", body = ErrorBody),
@@ -277,8 +278,11 @@ pub async fn get_user(
     app.policy
         .check(actor.as_ref(), Action::Browse)
         .map_err(reject)?;
-    let id: UserId = params.id(0, "user")?;
-    let user = app.accounts.user(id).map_err(reject)?;
+    let user = match params.text(0).parse::<UserId>() {
+        Ok(id) => app.accounts.user(id),
+        Err(_) => app.accounts.user_by_name(params.text(0)),
+    }
+    .map_err(reject)?;
     Ok(reply_json(
         StatusCode::OK,
         &PublicUser::of(&user, &app.config.server.base_url),

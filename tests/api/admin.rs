@@ -86,6 +86,37 @@ async fn anonymous_users_cannot_browse_profiles_unless_access_is_public() {
     );
 }
 
+/// People find each other by username (to follow them, or invite them to a playlist).
+#[tokio::test]
+async fn profiles_are_found_by_username_in_any_case() {
+    let s = TestServer::start().await;
+    let alice = s.user_with_role("Alice.B", "listener").await;
+    let alice_id = user_id(&s, &alice).await;
+    let bob = s.user_with_role("bob", "listener").await;
+    for name in ["Alice.B", "alice.b"] {
+        let res = s
+            .get(&format!("/api/v1/users/{name}"))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let profile: Value = res.json().await.unwrap();
+        assert_eq!(profile["id"], alice_id.as_str());
+        assert_eq!(profile["username"], "Alice.B");
+    }
+    assert_error(
+        s.get("/api/v1/users/nobody")
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn admin_lists_pages_of_users() {
     let s = TestServer::start().await;

@@ -363,17 +363,25 @@ const steps = {
     await page.waitForFunction((n) => document.querySelectorAll("ol.entries li").length === n, dragged.length - 1);
     assert.deepEqual(await serverOrder(playlistId), dragged.slice(1));
 
-    // Collaborative, with the other account invited (by its id: the admin does not follow it).
+    // Collaborative, with the other account invited by its username.
     await details.getByLabel("Collaborative").check();
     await details.getByRole("button", { name: "Save" }).click();
     await page.getByText(/Public · collaborative/).waitFor();
     const other = (await apiCall("/api/v1/admin/users?limit=100")).items.find((u) => u.username === "e2e-listener");
     const invite = page.getByRole("form", { name: "Invite a collaborator" });
-    await invite.getByRole("combobox").fill(other.id);
+    await invite.getByRole("combobox").fill("E2E-Listener");
     await invite.getByRole("button", { name: "Invite" }).click();
     await page.locator("section[aria-labelledby=collab-h]").getByRole("link", { name: other.display_name || other.username }).waitFor();
     assert.deepEqual((await apiCall(`/api/v1/playlists/${playlistId}`)).collaborators, [other.id]);
     await screenshot("playlist-collaborators");
+    // Their page: follow them.
+    const otherName = other.display_name || other.username;
+    await page.locator("section[aria-labelledby=collab-h]").getByRole("link", { name: otherName }).click();
+    await rendered(`/users/${other.id}`);
+    await page.getByRole("button", { name: `Follow ${otherName}` }).click();
+    await page.getByRole("button", { name: `Unfollow ${otherName}` }).waitFor();
+    assert.equal((await apiCall(`/api/v1/users/${other.id}/followers`)).total, 1);
+    await screenshot("user");
   },
 
   async "like a track and find it in Liked; save and rate an album; follow its artist"() {

@@ -209,20 +209,25 @@ async function collaboratorsSection(ctx, p, owner) {
     const options = el("datalist", { id: "collab-people" }, ...following.map((u) => el("option", { value: u.username }, userName(u))));
     const error = el("p", { class: "error-text", role: "alert" });
     form = el("form", { class: "stack", "aria-label": "Invite a collaborator" },
-      el("label", {}, "Invite someone you follow (username), or an account id", input), options, error,
+      el("label", {}, "Invite by username", input), options, error,
       el("div", {}, el("button", { type: "submit" }, "Invite")));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       error.textContent = "";
       const v = input.value.trim();
-      const uid = following.find((u) => u.username.toLowerCase() === v.toLowerCase())?.id ?? v;
       try {
+        // A username (or an account id) names the account.
+        const user = await api(`api/v1/users/${encodeURIComponent(v)}`).catch((err) => {
+          throw err.status === 404 ? new Error(`There is no account “${v}”.`) : err;
+        });
+        const uid = user.id;
+        people.set(uid, user);
         await api(`api/v1/playlists/${p.id}/collaborators/${encodeURIComponent(uid)}`, { method: "PUT" });
         if (!p.collaborators.includes(uid)) p.collaborators.push(uid);
         input.value = "";
         await draw();
         notify("Collaborator invited.", "ok");
-      } catch (err) { error.textContent = err.status === 404 ? `No account “${v}” found. Follow them first, or paste their account id.` : err.message; }
+      } catch (err) { error.textContent = err.message; }
     });
   }
   return el("section", { "aria-labelledby": "collab-h" }, el("h2", { id: "collab-h" }, "Collaborators"),
