@@ -99,7 +99,8 @@ document.querySelector("#notice button").addEventListener("click", () => { docum
 
 function page(title, ...content) {
   document.title = `${title} · musewave`;
-  main.replaceChildren(el("h1", {}, title), ...content);
+  // Pages leave out what does not apply with null or false.
+  main.replaceChildren(el("h1", {}, title), ...content.filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 let renderCount = 0;

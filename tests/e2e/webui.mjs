@@ -53,6 +53,8 @@ async function screenshot(name) {
   await page.waitForFunction(() => [...document.querySelectorAll("img[data-src]")]
     .filter((i) => i.getBoundingClientRect().top < innerHeight).every((i) => i.complete && i.src), null, { timeout: 3000 }).catch(() => {});
   await page.screenshot({ path: join(shots, `${name}-1280.png`) });
+  const text = await page.locator("main").innerText();
+  assert.ok(!/\b(null|undefined|NaN)\b/.test(text), `${name}: the page shows a missing value: ${text}`);
   await page.setViewportSize(PHONE);
   await page.waitForTimeout(50);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);

@@ -17,7 +17,7 @@ export async function render(ctx) {
   const extras = await trackExtras().catch(() => null);
   const played = [];
   let p;
-  const t = trackTable(ctx.player, () => p.loaded(), { caption: "Recently played", extra: extras, note: (_, n) => when(played[n]) });
+  const t = trackTable(ctx.player, () => p.loaded(), { caption: "Recently played", extra: extras, note: (_, n) => `Played ${when(played[n])}` });
   p = pager({
     signal: ctx.signal, noun: "play", pageSize: 50,
     empty: "Nothing played yet. Tracks you listen to (half of them, or 30 seconds) show up here.",

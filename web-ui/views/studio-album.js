@@ -42,7 +42,7 @@ export async function render(ctx) {
   });
 
   // -- cover -----------------------------------------------------------------------------------
-  const img = el("img", { class: "cover", alt: "", width: 200, height: 200 });
+  const img = el("img", { class: "cover studio-cover", alt: "The album's cover", width: 200, height: 200 });
   const coverInput = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp", id: "cover-file" });
   const coverState = el("p", { class: "muted", "aria-live": "polite" });
   const showCover = () => {
