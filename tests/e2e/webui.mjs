@@ -371,6 +371,10 @@ const steps = {
     await page.getByText(/Public · collaborative/).waitFor();
     const other = (await apiCall("/api/v1/admin/users?limit=100")).items.find((u) => u.username === "e2e-listener");
     const invite = page.getByRole("form", { name: "Invite a collaborator" });
+    // A failed request says why.
+    await invite.getByRole("combobox").fill("nobody-here");
+    await invite.getByRole("button", { name: "Invite" }).click();
+    await invite.getByRole("alert").filter({ hasText: "There is no account “nobody-here”." }).waitFor();
     await invite.getByRole("combobox").fill("E2E-Listener");
     await invite.getByRole("button", { name: "Invite" }).click();
     await page.locator("section[aria-labelledby=collab-h]").getByRole("link", { name: other.display_name || other.username }).waitFor();
@@ -500,6 +504,29 @@ const steps = {
     assert.equal(await page.locator("table.tracks tbody tr").count(), 2);
     const catalog = await apiCall(`/api/v1/albums/${albumId}`);
     assert.deepEqual(catalog.tracks.map((t) => t.id).sort(), [...order].sort());
+    // An artist's playlist, shown on the artist's page.
+    const profile = (await apiCall("/api/v1/studio/profiles"))[0];
+    await nav("Playlists").click();
+    await rendered("/playlists");
+    const form = page.getByRole("form", { name: "New playlist" });
+    await form.getByLabel("Name").fill("Best of First Light");
+    await form.getByLabel(/^Show it on an artist page/).selectOption({ label: profile.name });
+    await form.getByRole("button", { name: "Create playlist" }).click();
+    await page.getByRole("heading", { name: "Best of First Light", level: 1 }).waitFor();
+    await page.goto(url(`albums/${albumId}`));
+    await rendered(`/albums/${albumId}`);
+    await page.getByRole("button", { name: "Add to playlist" }).click();
+    const dialog = page.getByRole("dialog", { name: /to a playlist/ });
+    await dialog.getByLabel("Playlist", { exact: true }).selectOption({ label: "Best of First Light" });
+    await dialog.getByRole("button", { name: "Add", exact: true }).click();
+    await page.getByText(/added to “Best of First Light”/).waitFor();
+    await page.goto(url(`artists/${profile.id}`));
+    await rendered(`/artists/${profile.id}`);
+    await page.locator("section[aria-labelledby=apl-h]").getByRole("link", { name: "Best of First Light" }).waitFor();
+    await screenshot("artist-playlists");
+    await page.goto(url(`albums/${albumId}`));
+    await rendered(`/albums/${albumId}`);
+
     // Played to the end, for the statistics.
     const reported = page.waitForResponse((r) => r.url().endsWith("/api/v1/plays") && r.request().method() === "POST"
       && order.includes(r.request().postDataJSON().track_id), { timeout: 30_000 });

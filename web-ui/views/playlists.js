@@ -21,6 +21,10 @@ export async function render(ctx) {
   const description = el("textarea", { name: "description", rows: 2, maxlength: 2000 });
   const pub = el("input", { type: "checkbox", name: "public" });
   const collab = el("input", { type: "checkbox", name: "collaborative" });
+  // Artists may make a playlist shown on one of their artist pages (always public).
+  const profiles = ctx.me.role === "listener" ? [] : await api("api/v1/studio/profiles", { signal: ctx.signal }).catch(() => []);
+  const artist = el("select", { name: "artist_id" }, el("option", { value: "" }, "No: a playlist of my own"),
+    ...profiles.map((p) => el("option", { value: p.id }, p.name)));
   const error = el("p", { class: "error-text", role: "alert" });
   const form = el("form", { class: "card stack", "aria-labelledby": "new-pl-h" },
     el("h2", { id: "new-pl-h" }, "New playlist"),
@@ -28,15 +32,16 @@ export async function render(ctx) {
     el("label", {}, "Description (optional)", description),
     el("label", { class: "check" }, pub, "Public: anyone signed in can find and follow it"),
     el("label", { class: "check" }, collab, "Collaborative: people you invite can change its tracks"),
+    profiles.length ? el("label", {}, "Show it on an artist page (only that artist's tracks)", artist) : null,
     error,
     el("div", {}, el("button", { type: "submit" }, "Create playlist")));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     error.textContent = "";
     try {
-      const p = await api("api/v1/playlists", { method: "POST", body: {
-        name: name.value.trim(), description: description.value.trim(), public: pub.checked, collaborative: collab.checked,
-      } });
+      const body = { name: name.value.trim(), description: description.value.trim(), public: pub.checked, collaborative: collab.checked };
+      if (artist.value) Object.assign(body, { artist_id: artist.value, public: true, collaborative: false });
+      const p = await api("api/v1/playlists", { method: "POST", body });
       ctx.go(`/playlists/${p.id}`);
     } catch (err) { error.textContent = err.message; }
   });
