@@ -183,6 +183,7 @@ let chromeReady = false;
 function setUpChrome() {
   chromeReady = true;
   playerBar(player, document.getElementById("player"));
+  import("./social.js").then((m) => m.playerLike(player, document.getElementById("player"))).catch(() => {});
   player.resume();
   import("./search-box.js").then((m) => m.searchBox(document.getElementById("search"), go)).catch(report);
   const dialog = document.getElementById("shortcuts");

@@ -169,3 +169,14 @@ export function playlistCards(items) {
       el("span", { class: "muted sub" }, `${plural(p.entry_count, "track")}${p.public ? "" : " · private"}${p.collaborative ? " · collaborative" : ""}`));
   }));
 }
+
+/** A heart for the track playing now, in the player bar. */
+export async function playerLike(player, root) {
+  const liked = await likedSet();
+  const slot = el("span", { class: "now-like" });
+  root.querySelector(".now")?.append(slot);
+  const draw = () => slot.replaceChildren(...(player.current ? [likeButton(player.current, liked)] : []));
+  player.addEventListener("track", draw);
+  draw();
+}
+
