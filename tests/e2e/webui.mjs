@@ -551,6 +551,10 @@ const steps = {
     }
     assert.notEqual(await page.locator(".figures dd").first().textContent(), "0");
     assert.equal(await page.locator(".figures dd").nth(2).textContent(), "100 %", "the play to the end is complete");
+    // A top track opens to its own figures.
+    await page.locator("details.track-stats summary").first().click();
+    await page.locator("details.track-stats").first().getByText("Listeners").waitFor();
+    assert.equal(await page.locator("details.track-stats .figures dd").nth(1).textContent(), "1");
     await screenshot("stats");
   },
 };

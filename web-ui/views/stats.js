@@ -103,9 +103,28 @@ export async function render(ctx) {
   const name = profiles.find((p) => p.id === artist)?.name || "Artist";
   const figure = (label, value) => el("div", {}, el("dt", {}, label), el("dd", {}, value));
 
-  const top = el("ol", { class: "rows" }, ...s.top_tracks.map((t) => el("li", { class: "row-actions" },
-    el("span", {}, el("strong", {}, t.track.title), el("span", { class: "muted" }, ` · ${t.track.album}`)),
-    el("span", { class: "muted" }, plural(t.plays, "play")))));
+  // Each top track opens to its own figures for the same period.
+  const top = el("ol", { class: "rows" }, ...s.top_tracks.map((t) => {
+    const body = el("div", { "aria-live": "polite" }, el("p", { class: "muted" }, "Loading…"));
+    const box = el("details", { class: "track-stats" },
+      el("summary", {}, el("strong", {}, t.track.title), el("span", { class: "muted" }, ` · ${t.track.album} · ${plural(t.plays, "play")}`)),
+      body);
+    box.addEventListener("toggle", async () => {
+      if (!box.open || box.dataset.loaded) return;
+      box.dataset.loaded = "1";
+      try {
+        const ts = await api(`api/v1/stats/tracks/${t.track.id}?days=${days}`);
+        body.replaceChildren(el("dl", { class: "figures" },
+          figure("Plays", ts.plays.toLocaleString()),
+          figure("Listeners", ts.unique_listeners.toLocaleString()),
+          figure("Completion rate", ts.plays ? pct(ts.completion_rate) : "–"),
+          figure("Average listen", `${Math.round(ts.average_seconds)} s`),
+          figure("Likes", ts.likes.toLocaleString()),
+          figure("Downloads", ts.downloads.toLocaleString())));
+      } catch (err) { delete box.dataset.loaded; body.replaceChildren(failed(err)); }
+    });
+    return el("li", {}, box);
+  }));
 
   ctx.page(`Statistics: ${name}`,
     controls,

@@ -60,6 +60,15 @@ export async function render(ctx) {
     el("td", {}, el("span", { class: a.published ? "badge live" : "badge" }, a.published ? "Published" : "Draft")),
     el("td", { class: "num" }, String(perAlbum.get(a.id) || 0))));
 
+  const titles = new Map(albums.map((a) => [a.id, a.title]));
+  const draftList = tracks.filter((t) => !t.published || !t.visible);
+  const draftsSection = el("section", { "aria-labelledby": "drafts-h" }, el("h2", { id: "drafts-h" }, "Drafts"),
+    draftList.length ? el("ul", { class: "rows", role: "list" }, ...draftList.map((t) => el("li", { class: "row-actions" },
+      el("span", {}, el("strong", {}, t.title), el("span", { class: "muted" }, " on "),
+        link(`/studio/albums/${t.album_id}`, titles.get(t.album_id) || "its album")),
+      el("span", { class: "badge" }, t.published ? "Album not published" : "Draft"))))
+      : el("p", { class: "muted" }, "No drafts: everything you uploaded is in the catalog."));
+
   ctx.page("Studio",
     el("p", { class: "muted" }, `${plural(albums.length, "album")}, ${plural(tracks.length, "track")}, ${plural(drafts, "draft track")}. `,
       link("/stats", "Statistics")),
@@ -76,5 +85,6 @@ export async function render(ctx) {
         el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Title"), el("th", { scope: "col", class: "col-state" }, "Kind"),
           el("th", { scope: "col" }, "State"), el("th", { scope: "col", class: "num" }, "Tracks"))),
         el("tbody", {}, rows))) : el("p", { class: "muted" }, "Nothing uploaded yet.")),
+    tracks.length ? draftsSection : null,
     profiles instanceof Error ? failed(profiles) : null);
 }
