@@ -68,6 +68,7 @@ function returnAfterSignIn() {
 
 setSessionEndHandler(() => {
   me = null;
+  dispatchEvent(new Event("mw:signedout"));
   const here = appPath() + location.search;
   if (!here.startsWith("/signin")) sessionStorage.setItem("mw.return", here);
   notify("Your session has ended; please sign in again.");
@@ -93,6 +94,7 @@ document.getElementById("logout").addEventListener("click", async () => {
   player.audio.pause();
   await signOut();
   me = null;
+  dispatchEvent(new Event("mw:signedout"));
   go("/signin");
 });
 document.querySelector("#notice button").addEventListener("click", () => { document.getElementById("notice").hidden = true; });

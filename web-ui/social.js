@@ -6,17 +6,19 @@
 import { api, blob } from "./api.js";
 import { el, notify, report, plural } from "./ui.js";
 
-/** Every item of a paged list (`limit` at most 500). */
-async function all(path, key = "items", signal) {
+/** Every item of a paged list ({items, total}; `limit` at most 500). */
+async function all(path) {
   const out = [];
   for (let offset = 0; ; offset += 500) {
-    const page = await api(`${path}${path.includes("?") ? "&" : "?"}offset=${offset}&limit=500`, { signal });
-    out.push(...page[key]);
-    if (out.length >= (page.total ?? page[`total_${key}`] ?? 0) || !page[key].length) return out;
+    const page = await api(`${path}?offset=${offset}&limit=500`);
+    out.push(...page.items);
+    if (out.length >= page.total || !page.items.length) return out;
   }
 }
 
 const state = { liked: null, saved: null, artists: null };
+// Another account may sign in without a reload: what was loaded belongs to the last one.
+addEventListener("mw:signedout", () => { state.liked = state.saved = state.artists = null; });
 
 /** Liked track ids (a Set), loaded once. */
 export async function likedSet() {
@@ -171,12 +173,20 @@ export function playlistCards(items) {
 }
 
 /** A heart for the track playing now, in the player bar. */
-export async function playerLike(player, root) {
-  const liked = await likedSet();
+export function playerLike(player, root) {
   const slot = el("span", { class: "now-like" });
   root.querySelector(".now")?.append(slot);
-  const draw = () => slot.replaceChildren(...(player.current ? [likeButton(player.current, liked)] : []));
+  let shown;
+  const draw = async () => {
+    const t = player.current;
+    if (t === shown) return;
+    shown = t;
+    // Read each time: the set is another one after someone else signs in.
+    const liked = t ? await likedSet().catch(() => null) : null;
+    if (player.current === t) slot.replaceChildren(...(liked ? [likeButton(t, liked)] : []));
+  };
   player.addEventListener("track", draw);
+  addEventListener("mw:signedout", () => { shown = undefined; slot.replaceChildren(); });
   draw();
 }
 
