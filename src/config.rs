@@ -219,6 +219,8 @@ pub struct RawConfig {
     pub uploads: RawUploads,
     /// `[metrics]`
     pub metrics: RawMetrics,
+    /// `[subsonic]`
+    pub subsonic: RawSubsonic,
 }
 
 /// `[server]` as written.
@@ -268,6 +270,35 @@ impl Default for RawMetrics {
             enabled: true,
             listen: String::new(),
         }
+    }
+}
+
+/// `[subsonic]` as written; used as is once validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [subsonic] table")]
+pub struct RawSubsonic {
+    /// `subsonic.legacy_clients`: client names (`c=`) whose XML leaves out OpenSubsonic's
+    /// nested elements, which their parsers reject.
+    pub legacy_clients: Vec<String>,
+}
+
+impl Default for RawSubsonic {
+    fn default() -> Self {
+        RawSubsonic {
+            legacy_clients: vec!["DSub".to_owned()],
+        }
+    }
+}
+
+/// `[subsonic]`, validated.
+pub type SubsonicConfig = RawSubsonic;
+
+impl SubsonicConfig {
+    /// Whether client name `c` gets the legacy XML (names compare case-insensitively).
+    pub fn is_legacy_client(&self, c: &str) -> bool {
+        self.legacy_clients
+            .iter()
+            .any(|l| l.trim().eq_ignore_ascii_case(c.trim()))
     }
 }
 
@@ -510,6 +541,8 @@ pub struct Config {
     pub uploads: UploadsConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// The Subsonic API.
+    pub subsonic: SubsonicConfig,
 }
 
 /// `[server]`, validated.
@@ -752,6 +785,7 @@ impl TryFrom<RawConfig> for Config {
             transcode,
             uploads,
             metrics,
+            subsonic,
         } = raw;
 
         let listen = server.listen.parse::<SocketAddr>().map_err(|_| {
@@ -935,6 +969,7 @@ impl TryFrom<RawConfig> for Config {
                 )?,
             },
             metrics,
+            subsonic,
         })
     }
 }
@@ -1063,6 +1098,7 @@ impl From<&Config> for RawConfig {
                     .map(|a| a.to_string())
                     .unwrap_or_default(),
             },
+            subsonic: config.subsonic.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`media`]: audio files by track id: range decisions, streamed bodies, download counts,
 //!   transcoding and its cache.
 //! - [`social`]: playlists, follows, likes, ratings, plays, statistics and charts.
+//! - [`subsonic`]: the Subsonic API's app passwords, play queues and error codes.
 //! - [`http`]: warp filters and handlers, error mapping, OpenAPI, web UI.
 //! - [`metrics`]: Prometheus counters and gauges.
 //! - [`backup`]: consistent exports of a running server.
@@ -34,6 +35,7 @@ pub mod media;
 pub mod metrics;
 pub mod social;
 pub mod store;
+pub mod subsonic;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -91,6 +93,8 @@ pub struct AppInner {
     pub social: Arc<social::Social>,
     /// Request counters and levels for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
+    /// Players' app passwords and saved play queues (the Subsonic API).
+    pub credentials: Arc<subsonic::credentials::Credentials>,
 }
 
 /// The first admin account, created on a first run with no users.
@@ -202,7 +206,12 @@ impl App {
             )
             .context("while opening playlists and listening data")?,
         );
+        let credentials = Arc::new(
+            subsonic::credentials::Credentials::open(&store, &secret)
+                .context("while opening the app passwords")?,
+        );
         let app = App(Arc::new(AppInner {
+            credentials,
             social,
             metrics: Arc::new(metrics::Metrics::new()),
             artists,

@@ -114,6 +114,10 @@ uuid_id!(
     /// Identifies one recorded play.
     PlayId
 );
+uuid_id!(
+    /// Identifies one app password (a player's credential for the Subsonic API).
+    AppPasswordId
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,8 @@ mod user;
 
 pub use catalog::{AudioInfo, MediaFile, Track, TrackTags};
 pub use ids::{
-    AlbumId, ArtistId, EntryId, IdParseError, PlayId, PlaylistId, SessionId, TrackId, UserId,
+    AlbumId, AppPasswordId, ArtistId, EntryId, IdParseError, PlayId, PlaylistId, SessionId,
+    TrackId, UserId,
 };
 pub use user::{Invite, RefreshRecord, Role, Session, User, UserSettings, Username, UsernameError};
 

@@ -161,6 +161,8 @@ pub async fn delete_user(
     require_admin(&app, &actor)?;
     let id: UserId = params.id(0, "user")?;
     app.accounts.delete_user(id).await.map_err(reject)?;
+    // A deleted account's players must not keep working.
+    app.credentials.revoke_all(id).await.map_err(reject)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -560,23 +560,29 @@ pub async fn get_art(
     q: ArtQuery,
     if_none_match: Option<String>,
 ) -> Result<Response, Rejection> {
-    use http::header::{self, HeaderValue};
     browse(&app, actor.as_ref())?;
     let id: uuid::Uuid = p.id(0, "artwork")?;
-    if let Some(size) = q.size {
+    art_response(&app, id, q.size, if_none_match.as_deref())
+        .await
+        .map_err(reject)
+}
+
+/// The picture of album or track `id` at `size`, or the placeholder; `304` when
+/// `if_none_match` is its ETag. Shared by `/api/v1/art/{id}` and the Subsonic `getCoverArt`.
+pub(crate) async fn art_response(
+    app: &App,
+    id: uuid::Uuid,
+    size: Option<u32>,
+    if_none_match: Option<&str>,
+) -> Result<Response, Error> {
+    use http::header::{self, HeaderValue};
+    if let Some(size) = size {
         if !(crate::library::artwork::MIN_SIZE..=crate::library::artwork::MAX_SIZE).contains(&size)
         {
-            return Err(reject(Error::invalid(
-                "size",
-                "must be between 16 and 2048",
-            )));
+            return Err(Error::invalid("size", "must be between 16 and 2048"));
         }
     }
-    let image = app
-        .artwork
-        .get(&app.catalog, id, q.size)
-        .await
-        .map_err(reject)?;
+    let image = app.artwork.get(&app.catalog, id, size).await?;
     let (body, mime, etag) = match image {
         Some(img) => (img.bytes.as_ref().clone(), img.mime, img.etag),
         None => (
@@ -585,7 +591,7 @@ pub async fn get_art(
             "\"placeholder\"".to_owned(),
         ),
     };
-    let mut res = if if_none_match.as_deref() == Some(etag.as_str()) {
+    let mut res = if if_none_match == Some(etag.as_str()) {
         let mut r = Response::new(bytes::Bytes::new().into());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r

@@ -111,6 +111,10 @@ use super::router::RouteDoc;
         super::stats::MyStats,
         super::stats::ChartEntry,
         super::stats::Chart,
+        super::app_passwords::CreateAppPassword,
+        super::app_passwords::AppPasswordDto,
+        super::app_passwords::CreatedAppPassword,
+        super::app_passwords::AppPasswordList,
     ))
 )]
 struct Base;

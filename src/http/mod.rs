@@ -12,9 +12,12 @@
 //!   and charts.
 //! - `stream`: audio streams and downloads, stream tokens (its wire types live beside it).
 //! - `metrics`: the Prometheus endpoint.
+//! - `app_passwords`: a user's app passwords for players; `subsonic`: the `/rest` API players
+//!   speak (its own envelope, formats and error codes).
 
 mod accounts;
 mod admin;
+mod app_passwords;
 pub mod artists;
 mod catalog;
 pub mod docs;
@@ -28,6 +31,7 @@ pub mod server;
 mod social;
 mod stats;
 pub mod stream;
+pub mod subsonic;
 pub mod uploads;
 mod webui;
 
@@ -164,6 +168,27 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
                 .and(maybe_actor(a.clone()))
                 .and(warp::header::optional::<String>("if-none-match"))
                 .and_then(accounts::get_avatar)
+                .boxed()
+        })
+        .route::<app_passwords::__path_create_app_password>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and(json(json_limit))
+                .and_then(app_passwords::create_app_password)
+                .boxed()
+        })
+        .route::<app_passwords::__path_list_app_passwords>(|m| {
+            plain(m)
+                .and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(app_passwords::list_app_passwords)
+                .boxed()
+        })
+        .route::<app_passwords::__path_delete_app_password>(|m| {
+            m.and(with_app(a))
+                .and(actor(a.clone()))
+                .and_then(app_passwords::delete_app_password)
                 .boxed()
         })
         .route::<admin::__path_list_users>(|m| {
@@ -851,7 +876,13 @@ pub fn routes(app: &App) -> BoxedFilter<(Response,)> {
             docs.swagger(tail.as_str())
         });
     let ui = webui::filter(&app.config.server.base_url);
-    let site = api.or(schema).unify().or(swagger).unify();
+    let site = api
+        .or(schema)
+        .unify()
+        .or(swagger)
+        .unify()
+        .or(subsonic::filter(app))
+        .unify();
     let site = if app.config.metrics.enabled && app.config.metrics.listen.is_none() {
         site.or(metrics::filter(app)).unify().boxed()
     } else {

@@ -299,7 +299,7 @@ async fn serve_track(
         .check(actor.as_ref(), Action::Browse)
         .map_err(reject)?;
     let file = app.media.open(&app.catalog, id).await.map_err(reject)?;
-    answer_file(purpose, &app, &method, &headers, file)
+    answer_file(purpose, &app, &method, &headers, file).map_err(reject)
 }
 
 /// The answer with `file` (an original or a cached transcode) to a GET or HEAD with
@@ -310,7 +310,7 @@ fn answer_file(
     method: &Method,
     headers: &HeaderMap,
     file: AudioFile,
-) -> Result<Response, Rejection> {
+) -> Result<Response, Error> {
     let id = file.track;
     let conditions = Conditions {
         range: header_str(headers, header::RANGE),
@@ -320,11 +320,11 @@ fn answer_file(
     };
     let decision = decide(&conditions, &file.validators, file.len);
     if decision == Decision::Unsatisfiable {
-        return Err(reject(Error::RangeNotSatisfiable { length: file.len }));
+        return Err(Error::RangeNotSatisfiable { length: file.len });
     }
     let counted = purpose == Purpose::Download && method == Method::GET;
     if counted && starts_the_file(&decision) {
-        app.media.count_download(id).map_err(reject)?;
+        app.media.count_download(id)?;
     }
     let name = file.file_name.clone();
     let mut res = respond(method, file, decision);
@@ -346,10 +346,10 @@ async fn serve_transcode(
     headers: &HeaderMap,
     file: AudioFile,
     spec: Spec,
-) -> Result<Response, Rejection> {
+) -> Result<Response, Error> {
     let key = Transcoder::cache_key(&file, &spec);
     if let Some(key) = key {
-        if let Some(cached) = app.transcoder.cached(key).await.map_err(reject)? {
+        if let Some(cached) = app.transcoder.cached(key).await? {
             return answer_file(Purpose::Stream, app, method, headers, cached);
         }
     }
@@ -359,9 +359,8 @@ async fn serve_transcode(
     } else {
         let live = app
             .transcoder
-            .start(file.track, file.path.clone(), spec, key)
-            .map_err(reject)?;
-        let body = live.into_body().await.map_err(reject)?;
+            .start(file.track, file.path.clone(), spec, key)?;
+        let body = live.into_body().await?;
         warp::reply::stream(body).into_response()
     };
     let h = res.headers_mut();
@@ -423,30 +422,60 @@ pub async fn stream_track(
     app.policy
         .check(actor.as_ref(), Action::Browse)
         .map_err(reject)?;
-    let file = app.media.open(&app.catalog, id).await.map_err(reject)?;
-    let cap = match &actor {
-        Some(a) => {
-            app.accounts
-                .user_settings(a.user_id)
-                .map_err(reject)?
-                .max_bitrate_kbps
-        }
+    let cap = user_cap(&app, actor.as_ref()).map_err(reject)?;
+    serve_audio(
+        &app,
+        &method,
+        &headers,
+        cap,
+        id,
+        StreamRequest {
+            format: q.format,
+            bitrate_kbps: q.bitrate,
+            quality: q.quality,
+            offset_secs: q.offset,
+        },
+    )
+    .await
+    .map_err(reject)
+}
+
+/// The highest bitrate `actor` wants streamed (their settings), if any.
+pub(crate) fn user_cap(app: &App, actor: Option<&Actor>) -> Result<Option<u32>, Error> {
+    Ok(match actor {
+        Some(a) => app.accounts.user_settings(a.user_id)?.max_bitrate_kbps,
         None => None,
-    };
-    let request = StreamRequest {
-        format: q.format,
-        bitrate_kbps: q.bitrate,
-        quality: q.quality,
-        offset_secs: q.offset,
-    };
-    match app
-        .transcoder
-        .plan(&request, cap, file.average_kbps())
-        .map_err(reject)?
-    {
-        Plan::Original => answer_file(Purpose::Stream, &app, &method, &headers, file),
-        Plan::Transcode(spec) => serve_transcode(&app, &method, &headers, file, spec).await,
+    })
+}
+
+/// Track `id`'s audio for a caller already allowed to browse: the original with ranges, or
+/// the transcode `request` and the bitrate `cap` ask for. Shared by
+/// `/api/v1/tracks/{id}/stream` and the Subsonic `stream`.
+pub(crate) async fn serve_audio(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    cap: Option<u32>,
+    id: TrackId,
+    request: StreamRequest,
+) -> Result<Response, Error> {
+    let file = app.media.open(&app.catalog, id).await?;
+    match app.transcoder.plan(&request, cap, file.average_kbps())? {
+        Plan::Original => answer_file(Purpose::Stream, app, method, headers, file),
+        Plan::Transcode(spec) => serve_transcode(app, method, headers, file, spec).await,
     }
+}
+
+/// Track `id`'s original file as a download (counted), for an allowed caller. Shared by
+/// `/api/v1/tracks/{id}/download` and the Subsonic `download`.
+pub(crate) async fn serve_download(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    id: TrackId,
+) -> Result<Response, Error> {
+    let file = app.media.open(&app.catalog, id).await?;
+    answer_file(Purpose::Download, app, method, headers, file)
 }
 
 /// A track's original file as an attachment (`Content-Disposition` with the file's name).

@@ -137,6 +137,20 @@ where
         Ok(self.by_user.get(&(user, item))?)
     }
 
+    /// Every rating `user` gave, by item id.
+    pub fn all_of_user(&self, user: UserId) -> Result<Vec<(I, Rating)>>
+    where
+        (UserId, I): crate::store::KeyPrefix<UserId>,
+    {
+        self.by_user
+            .scan_prefix(&user)
+            .map(|r| {
+                r.map(|((_, item), rating)| (item, rating))
+                    .map_err(Error::from)
+            })
+            .collect()
+    }
+
     /// The item's ratings, by user id, with the total.
     pub fn of_item(
         &self,

@@ -96,6 +96,11 @@ impl Relation {
         Ok(self.by_user.contains(&(user, object))?)
     }
 
+    /// Since when `user` relates to `object`, if they do (a Subsonic `starred` date).
+    pub fn since(&self, user: UserId, object: Uuid) -> Result<Option<UnixTime>> {
+        Ok(self.by_user.get(&(user, object))?)
+    }
+
     /// How many users relate to `object`.
     pub fn count(&self, object: Uuid) -> Result<u64> {
         Ok(self.counts.get(&object)?.unwrap_or(0))

@@ -6,12 +6,13 @@
 use super::{Key, KeyError, Migration, Schema, Store, StoreError, TableDef};
 use crate::artists::model::{ArtistAlbum, Profile, TusUpload, UploadedTrack};
 use crate::domain::{
-    AlbumId, ArtistId, EntryId, Invite, PlayId, PlaylistId, RefreshRecord, Session, SessionId,
-    Track, TrackId, User, UserId, UserSettings,
+    AlbumId, AppPasswordId, ArtistId, EntryId, Invite, PlayId, PlaylistId, RefreshRecord, Session,
+    SessionId, Track, TrackId, User, UserId, UserSettings,
 };
 use crate::social::model::{
     DayCounts, Entry, Play, Playlist, Privacy, Rating, RatingTotals, Totals, UserTotals,
 };
+use crate::subsonic::credentials::{AppPassword, PlayQueue};
 
 /// The schema this binary reads and writes.
 pub const SCHEMA: Schema = Schema {
@@ -224,6 +225,18 @@ pub const ARTIST_COUNTERS: CounterDefs = CounterDefs {
 /// rebuilt from at start-up, a week at a time.
 pub const CHART_DAYS: TableDef<(u32, u8, uuid::Uuid), u64> = TableDef::new("day_kind_item_plays");
 
+// Players (the Subsonic API). User data; new trees that start empty, so no migration.
+
+/// (user, app password) -> the app password, its secret sealed with the server key.
+pub const APP_PASSWORDS: TableDef<(UserId, AppPasswordId), AppPassword> =
+    TableDef::new("userid_apppasswordid_apppassword");
+/// Hex SHA-256 of an app password -> its owner and id: finds the account of an `apiKey`
+/// without unsealing every secret.
+pub const APP_PASSWORD_HASHES: TableDef<String, (UserId, AppPasswordId)> =
+    TableDef::new("apppasswordhash_userid_apppasswordid");
+/// User -> the play queue a player saved (`savePlayQueue`), to resume on another device.
+pub const PLAY_QUEUES: TableDef<UserId, PlayQueue> = TableDef::new("userid_playqueue");
+
 macro_rules! id_key {
     ($($t:ty),*) => {$(
         impl Key for $t {
@@ -236,7 +249,17 @@ macro_rules! id_key {
         }
     )*};
 }
-id_key!(UserId, SessionId, TrackId, AlbumId, ArtistId, PlaylistId, EntryId, PlayId);
+id_key!(
+    UserId,
+    SessionId,
+    TrackId,
+    AlbumId,
+    ArtistId,
+    PlaylistId,
+    EntryId,
+    PlayId,
+    AppPasswordId
+);
 
 /// 1 -> 2: builds `userid_sessionid` from the sessions written before it existed.
 fn index_sessions_by_user(store: &Store) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ mod ops;
 mod persistence;
 mod social;
 mod streaming;
+mod subsonic;
 mod tokens;
 mod transcoding;
 mod uploads;

@@ -233,6 +233,21 @@ const steps = {
     await page.getByLabel("Stream quality on this device").selectOption("original");
   },
 
+  async "a player gets an app password, listed without its secret and revocable"() {
+    await page.goto(url("account"));
+    await rendered("/account");
+    const form = page.getByRole("form", { name: "New app password" });
+    await form.getByLabel("Player name").fill("E2E phone");
+    await form.getByRole("button", { name: "Make an app password" }).click();
+    const secret = page.locator("code.secret");
+    await secret.waitFor();
+    assert.match(await secret.textContent(), /^[A-Za-z0-9]{24}$/);
+    const list = page.getByRole("list", { name: "App passwords" });
+    await list.getByText(/E2E phone/).waitFor();
+    await list.getByRole("button", { name: "Revoke" }).click();
+    await list.getByText("No app passwords yet.").waitFor();
+  },
+
   async "an admin changes a user's role"() {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
     await rendered("/admin");

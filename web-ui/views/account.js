@@ -1,5 +1,6 @@
-// The account: profile, avatar, password, and playback settings (stream quality on this
-// device, loudness normalisation, and the account's bitrate limit kept on the server).
+// The account: profile, avatar, password, playback settings (stream quality on this device,
+// loudness normalisation, and the account's bitrate limit kept on the server), and app
+// passwords for mobile players (the Subsonic API at /rest).
 
 import { api, blob } from "../api.js";
 import { el, notify, report } from "../ui.js";
@@ -62,6 +63,35 @@ export async function render(ctx) {
     } catch (err) { report(err); }
   });
 
+  // App passwords: one per player; the secret is shown once, right after it is made.
+  const players = el("ul", { class: "stack", "aria-label": "App passwords" });
+  const shown = el("p", { class: "muted", "aria-live": "polite" });
+  const listPlayers = async () => {
+    const { items } = await api("api/v1/me/app-passwords", { signal: ctx.signal });
+    players.replaceChildren(...(items.length ? items.map((p) => {
+      const revoke = el("button", { type: "button" }, "Revoke");
+      revoke.addEventListener("click", async () => {
+        try { await api(`api/v1/me/app-passwords/${p.id}`, { method: "DELETE" }); notify(`"${p.name}" revoked.`, "ok"); await listPlayers(); }
+        catch (err) { report(err); }
+      });
+      return el("li", {}, `${p.name} (made ${new Date(p.created_at).toLocaleDateString()}) `, revoke);
+    }) : [el("li", { class: "muted" }, "No app passwords yet.")]));
+  };
+  await listPlayers();
+  const newPlayer = el("form", { "aria-label": "New app password", class: "stack" },
+    el("label", {}, "Player name", el("input", { name: "name", required: true, maxlength: 64, placeholder: "Phone (Symfonium)" })),
+    el("button", { type: "submit" }, "Make an app password"));
+  newPlayer.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const made = await api("api/v1/me/app-passwords", { method: "POST", body: Object.fromEntries(new FormData(newPlayer)) });
+      newPlayer.reset();
+      shown.replaceChildren("In the player, use the server address, username ", el("strong", {}, made.username),
+        " and password ", el("code", { class: "secret" }, made.password), ". It is shown only now.");
+      await listPlayers();
+    } catch (err) { report(err); }
+  });
+
   ctx.page("Account",
     el("p", { class: "muted" }, `Signed in as ${me.username} (${me.role}).`),
     el("section", { class: "card", "aria-labelledby": "pb-h" }, el("h2", { id: "pb-h" }, "Playback"),
@@ -72,5 +102,8 @@ export async function render(ctx) {
     el("section", { class: "card", "aria-labelledby": "profile-h" }, el("h2", { id: "profile-h" }, "Profile"),
       el("div", { class: "avatar-row" }, img, el("label", { for: "avatar-file" }, "Change avatar", file)), profile),
     el("section", { class: "card", "aria-labelledby": "pw-h" }, el("h2", { id: "pw-h" }, "Password"), pw),
+    el("section", { class: "card", "aria-labelledby": "players-h" }, el("h2", { id: "players-h" }, "Mobile players"),
+      el("p", { class: "muted" }, "Subsonic apps (DSub, Symfonium, Ultrasonic, Tempo, Feishin, ...) sign in with an app password, never your main password."),
+      players, newPlayer, shown),
     el("p", {}, el("a", { href: "api/schema/swagger-ui/", target: "_blank" }, "API explorer")));
 }
