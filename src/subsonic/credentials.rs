@@ -16,6 +16,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::domain::{now, AppPasswordId, TrackId, UnixTime, UserId};
 use crate::error::{Error, Result};
 use crate::store::tables::{APP_PASSWORDS, APP_PASSWORD_HASHES, PLAY_QUEUES};
@@ -74,6 +75,9 @@ pub struct Credentials {
     hashes: Table<String, (UserId, AppPasswordId)>,
     queues: Table<UserId, PlayQueue>,
     cipher: ChaCha20Poly1305,
+    /// Failed player logins, per username and per client address: guessing is slowed down
+    /// as it is on the web sign-in.
+    pub throttle: LoginThrottle,
 }
 
 fn sha256_hex(secret: &str) -> String {
@@ -114,8 +118,9 @@ fn tx_err(e: TxError<Error>) -> Error {
 }
 
 impl Credentials {
-    /// Opens the trees; the sealing key is derived from `server_secret`.
-    pub fn open(store: &Store, server_secret: &[u8]) -> Result<Self> {
+    /// Opens the trees; the sealing key is derived from `server_secret`; failed logins are
+    /// throttled by `limits`.
+    pub fn open(store: &Store, server_secret: &[u8], limits: Limits) -> Result<Self> {
         // A key of its own, so the signing secret is never used directly as a cipher key.
         let mut h = Sha256::new();
         h.update(b"musewave app passwords v1\0");
@@ -128,6 +133,7 @@ impl Credentials {
             hashes: store.table(APP_PASSWORD_HASHES)?,
             queues: store.table(PLAY_QUEUES)?,
             cipher: ChaCha20Poly1305::new(&key),
+            throttle: LoginThrottle::new(limits),
         })
     }
 
@@ -318,7 +324,12 @@ mod tests {
             &crate::store::tables::SCHEMA,
         )
         .unwrap();
-        let c = Credentials::open(&store, b"a server secret of enough length!!").unwrap();
+        let limits = Limits {
+            per_user: 5,
+            per_client: 20,
+            window: std::time::Duration::from_secs(60),
+        };
+        let c = Credentials::open(&store, b"a server secret of enough length!!", limits).unwrap();
         let alice = UserId::new();
         let bob = UserId::new();
         let (info, secret) = c.create(alice, "Phone").await.unwrap();

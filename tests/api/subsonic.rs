@@ -412,6 +412,15 @@ async fn envelope_formats_auth_modes_and_error_codes() {
         Err(opensubsonic::Error::Api(e)) => assert_eq!(e.code, 44),
         other => panic!("expected code 44, got {other:?}"),
     }
+
+    // Guessing is throttled like the web sign-in.
+    let wrong = [("u", "lena"), ("p", "guess"), ("v", "1.16.1"), ("c", "t")];
+    for _ in 0..5 {
+        raw(&s, "ping", &wrong).await;
+    }
+    let xml = raw(&s, "ping", &wrong).await;
+    assert_eq!(xml_error(&xml), 0, "{xml}");
+    assert!(xml.contains("too many failed attempts"), "{xml}");
 }
 
 /// `md5(password + salt)` as players compute it.

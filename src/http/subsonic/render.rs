@@ -204,8 +204,9 @@ fn element(
             text = scalar(v);
         } else if let Some(s) = scalar(v) {
             start.push_attribute((k.as_str(), s.as_str()));
-        } else if !v.is_null() && !(drop_nested && OPEN_SUBSONIC_NESTED.contains(&k.as_str())) {
-            has_children = true;
+        } else {
+            let dropped = drop_nested && OPEN_SUBSONIC_NESTED.contains(&k.as_str());
+            has_children |= !v.is_null() && !dropped;
         }
     }
     if text.is_none() && !has_children {
