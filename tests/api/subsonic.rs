@@ -747,7 +747,7 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
         (AlbumListType::Random, 2),
     ] {
         let list = k
-            .get_album_list2(kind.clone(), &AlbumListOptions::default())
+            .get_album_list2(kind, &AlbumListOptions::default())
             .await
             .unwrap();
         assert_eq!(list.len(), expected, "{kind:?}");
@@ -820,4 +820,20 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
     assert_eq!(queue.current.as_deref(), Some(mp3.id.as_str()));
     assert_eq!(queue.position, Some(1500));
     assert_eq!(queue.entry.len(), 2);
+
+    // Bookmarks in long tracks, kept per user.
+    k.create_bookmark(&flac.id, 750, Some("here"))
+        .await
+        .unwrap();
+    let marks = c.get_bookmarks().await.unwrap();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].position, 750);
+    assert_eq!(marks[0].comment.as_deref(), Some("here"));
+    assert_eq!(marks[0].entry.id, flac.id);
+    k.delete_bookmark(&flac.id).await.unwrap();
+    assert!(c.get_bookmarks().await.unwrap().is_empty());
+    match k.delete_bookmark(&flac.id).await {
+        Err(opensubsonic::Error::Api(e)) => assert_eq!(e.code, 70),
+        other => panic!("expected code 70, got {other:?}"),
+    }
 }

@@ -233,10 +233,8 @@ async fn run(
             match name.as_str() {
                 "savePlayQueue" => annotate::save_play_queue(&ctx, &params).await,
                 "startScan" => system::start_scan(&ctx),
-                _ => Err(SubsonicError::new(
-                    code::GENERIC,
-                    "bookmarks are not supported; use savePlayQueue",
-                )),
+                "createBookmark" => annotate::create_bookmark(&ctx, &params).await,
+                _ => annotate::delete_bookmark(&ctx, &params).await,
             }
         }
         _ => {
@@ -297,7 +295,7 @@ fn dispatch(ctx: &Ctx, name: &str, p: &Params) -> Res {
         "setRating" => annotate::set_rating(ctx, p),
         "scrobble" => annotate::scrobble(ctx, p),
         "getPlayQueue" => annotate::get_play_queue(ctx),
-        "getBookmarks" => Ok(Out::Body("bookmarks", serde_json::json!({}))),
+        "getBookmarks" => annotate::get_bookmarks(ctx),
         "getPlaylists" => playlists::get_playlists(ctx, p),
         "getPlaylist" => playlists::get_playlist(ctx, p),
         "createPlaylist" => playlists::create_playlist(ctx, p),
