@@ -47,8 +47,36 @@ pub(crate) enum Out {
     Empty,
     /// `status="ok"` with one element, named by the key.
     Body(&'static str, Value),
+    /// The same with a typed payload: JSON is written from it directly, without building a
+    /// tree first (the large answers: albums, songs, search results).
+    Typed(&'static str, Box<dyn Payload>),
     /// Bytes (audio, a picture), not an envelope.
     Raw(Response),
+}
+
+/// A typed payload, written as JSON directly or turned into a tree for XML.
+pub(crate) trait Payload: Send {
+    /// The payload as a JSON tree (for XML).
+    fn tree(&self) -> Value;
+    /// The payload as JSON text.
+    fn json(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
+}
+
+impl<T: serde::Serialize + Send> Payload for T {
+    fn tree(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    fn json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, self)
+    }
+}
+
+impl Out {
+    /// A typed answer named `key`.
+    pub fn typed<T: serde::Serialize + Send + 'static>(key: &'static str, payload: T) -> Out {
+        Out::Typed(key, Box::new(payload))
+    }
 }
 
 /// The request's parameters, from the query string and a form-encoded body, in order.
