@@ -2262,6 +2262,24 @@ mod tests {
     }
 
     #[test]
+    fn subsonic_legacy_clients_default_to_dsub_and_can_be_listed() {
+        let d = Config::default();
+        assert!(d.subsonic.is_legacy_client("DSub"));
+        assert!(d.subsonic.is_legacy_client("dsub"));
+        assert!(!d.subsonic.is_legacy_client("Symfonium"));
+        let config = load(
+            None,
+            env(&[(
+                "MUSEWAVE_SUBSONIC__LEGACY_CLIENTS",
+                r#"["DSub", "OldPlayer"]"#,
+            )]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(config.subsonic.is_legacy_client("oldplayer"));
+    }
+
+    #[test]
     fn trusted_proxies_and_metrics_listen_parse() {
         let config = load(
             None,

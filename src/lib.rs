@@ -207,8 +207,16 @@ impl App {
             .context("while opening playlists and listening data")?,
         );
         let credentials = Arc::new(
-            subsonic::credentials::Credentials::open(&store, &secret)
-                .context("while opening the app passwords")?,
+            subsonic::credentials::Credentials::open(
+                &store,
+                &secret,
+                auth::throttle::Limits {
+                    per_user: config.auth.login_throttle.max_failures_per_user,
+                    per_client: config.auth.login_throttle.max_failures_per_client,
+                    window: config.auth.login_throttle.window,
+                },
+            )
+            .context("while opening the app passwords")?,
         );
         let app = App(Arc::new(AppInner {
             credentials,

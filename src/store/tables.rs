@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::social::model::{
     DayCounts, Entry, Play, Playlist, Privacy, Rating, RatingTotals, Totals, UserTotals,
 };
-use crate::subsonic::credentials::{AppPassword, PlayQueue};
+use crate::subsonic::credentials::{AppPassword, Bookmark, PlayQueue};
 
 /// The schema this binary reads and writes.
 pub const SCHEMA: Schema = Schema {
@@ -236,6 +236,9 @@ pub const APP_PASSWORD_HASHES: TableDef<String, (UserId, AppPasswordId)> =
     TableDef::new("apppasswordhash_userid_apppasswordid");
 /// User -> the play queue a player saved (`savePlayQueue`), to resume on another device.
 pub const PLAY_QUEUES: TableDef<UserId, PlayQueue> = TableDef::new("userid_playqueue");
+/// (user, track) -> where the user stopped in it (`createBookmark`), for long tracks.
+pub const BOOKMARKS: TableDef<(UserId, TrackId), Bookmark> =
+    TableDef::new("userid_trackid_bookmark");
 
 macro_rules! id_key {
     ($($t:ty),*) => {$(

@@ -1,5 +1,6 @@
 //! App passwords: the credentials players use on the Subsonic API, one per app, revocable one
-//! by one.
+//! by one; and what players keep per user beyond the social data: the play queue and
+//! bookmarks.
 //!
 //! Subsonic's token scheme sends `md5(password + salt)`, so the server must be able to read the
 //! password back. The user's main password is never made recoverable (it stays an argon2id
@@ -16,9 +17,10 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::domain::{now, AppPasswordId, TrackId, UnixTime, UserId};
 use crate::error::{Error, Result};
-use crate::store::tables::{APP_PASSWORDS, APP_PASSWORD_HASHES, PLAY_QUEUES};
+use crate::store::tables::{APP_PASSWORDS, APP_PASSWORD_HASHES, BOOKMARKS, PLAY_QUEUES};
 use crate::store::{Store, Table, TxError};
 
 /// Length of a generated app password: 24 letters and digits, about 143 bits.
@@ -56,6 +58,19 @@ pub struct PlayQueue {
     pub changed_by: String,
 }
 
+/// Where a user stopped in a track.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bookmark {
+    /// Position, milliseconds.
+    pub position_ms: u64,
+    /// The user's note.
+    pub comment: String,
+    /// When it was first made.
+    pub created_at: UnixTime,
+    /// When it last moved.
+    pub changed_at: UnixTime,
+}
+
 /// An app password as its owner sees it in lists (never the secret).
 #[derive(Debug, Clone)]
 pub struct AppPasswordInfo {
@@ -73,7 +88,11 @@ pub struct Credentials {
     passwords: Table<(UserId, AppPasswordId), AppPassword>,
     hashes: Table<String, (UserId, AppPasswordId)>,
     queues: Table<UserId, PlayQueue>,
+    bookmarks: Table<(UserId, TrackId), Bookmark>,
     cipher: ChaCha20Poly1305,
+    /// Failed player logins, per username and per client address: guessing is slowed down
+    /// as it is on the web sign-in.
+    pub throttle: LoginThrottle,
 }
 
 fn sha256_hex(secret: &str) -> String {
@@ -114,8 +133,9 @@ fn tx_err(e: TxError<Error>) -> Error {
 }
 
 impl Credentials {
-    /// Opens the trees; the sealing key is derived from `server_secret`.
-    pub fn open(store: &Store, server_secret: &[u8]) -> Result<Self> {
+    /// Opens the trees; the sealing key is derived from `server_secret`; failed logins are
+    /// throttled by `limits`.
+    pub fn open(store: &Store, server_secret: &[u8], limits: Limits) -> Result<Self> {
         // A key of its own, so the signing secret is never used directly as a cipher key.
         let mut h = Sha256::new();
         h.update(b"musewave app passwords v1\0");
@@ -127,7 +147,9 @@ impl Credentials {
             passwords: store.table(APP_PASSWORDS)?,
             hashes: store.table(APP_PASSWORD_HASHES)?,
             queues: store.table(PLAY_QUEUES)?,
+            bookmarks: store.table(BOOKMARKS)?,
             cipher: ChaCha20Poly1305::new(&key),
+            throttle: LoginThrottle::new(limits),
         })
     }
 
@@ -297,6 +319,51 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// `user`'s bookmarks, by track.
+    pub fn bookmarks(&self, user: UserId) -> Result<Vec<(TrackId, Bookmark)>> {
+        self.bookmarks
+            .scan_prefix(&user)
+            .map(|r| r.map(|((_, t), b)| (t, b)).map_err(Error::from))
+            .collect()
+    }
+
+    /// Sets `user`'s bookmark in `track`.
+    pub async fn set_bookmark(
+        &self,
+        user: UserId,
+        track: TrackId,
+        position_ms: u64,
+        comment: String,
+    ) -> Result<()> {
+        let t = now();
+        let created_at = self
+            .bookmarks
+            .get(&(user, track))?
+            .map_or(t, |b| b.created_at);
+        self.bookmarks.insert(
+            &(user, track),
+            &Bookmark {
+                position_ms,
+                comment,
+                created_at,
+                changed_at: t,
+            },
+        )?;
+        self.store.flush().await?;
+        Ok(())
+    }
+
+    /// Removes `user`'s bookmark in `track`; `NotFound` when there was none.
+    pub async fn delete_bookmark(&self, user: UserId, track: TrackId) -> Result<()> {
+        self.bookmarks
+            .remove(&(user, track))?
+            .ok_or(Error::NotFound("bookmark"))?;
+        self.store.flush().await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,7 +385,12 @@ mod tests {
             &crate::store::tables::SCHEMA,
         )
         .unwrap();
-        let c = Credentials::open(&store, b"a server secret of enough length!!").unwrap();
+        let limits = Limits {
+            per_user: 5,
+            per_client: 20,
+            window: std::time::Duration::from_secs(60),
+        };
+        let c = Credentials::open(&store, b"a server secret of enough length!!", limits).unwrap();
         let alice = UserId::new();
         let bob = UserId::new();
         let (info, secret) = c.create(alice, "Phone").await.unwrap();

@@ -412,6 +412,15 @@ async fn envelope_formats_auth_modes_and_error_codes() {
         Err(opensubsonic::Error::Api(e)) => assert_eq!(e.code, 44),
         other => panic!("expected code 44, got {other:?}"),
     }
+
+    // Guessing is throttled like the web sign-in.
+    let wrong = [("u", "lena"), ("p", "guess"), ("v", "1.16.1"), ("c", "t")];
+    for _ in 0..5 {
+        raw(&s, "ping", &wrong).await;
+    }
+    let xml = raw(&s, "ping", &wrong).await;
+    assert_eq!(xml_error(&xml), 0, "{xml}");
+    assert!(xml.contains("too many failed attempts"), "{xml}");
 }
 
 /// `md5(password + salt)` as players compute it.
@@ -594,6 +603,43 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
     assert_eq!(found.song.len(), 1);
     assert_eq!(found.song[0].title, "Path Title");
 
+    // The remaining browsing and list methods, through an apiKey client.
+    let k = client(&s, Auth::api_key(&pw));
+    let rock = k
+        .get_songs_by_genre("Rock", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(rock.len(), 2);
+    let top = k.get_top_songs("Some Artist", None).await.unwrap();
+    assert_eq!(top.len(), 1);
+    assert_eq!(top[0].title, "Path Title");
+    let similar = k.get_similar_songs2(&flac.id, Some(10)).await.unwrap();
+    assert!(similar.iter().all(|s| s.id != flac.id));
+    k.get_artist_info2(&acdc.id, None, None).await.unwrap();
+    k.get_album_info2(&album_id).await.unwrap();
+    let dirs = k
+        .get_album_list(
+            AlbumListType::AlphabeticalByArtist,
+            &AlbumListOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dirs.len(), 2);
+    assert!(dirs.iter().all(|d| d.is_dir));
+    let s2 = k.search2("fixture", &Default::default()).await.unwrap();
+    assert_eq!(s2.song.len(), 2);
+    assert_eq!(s2.album.len(), 1);
+    let old = k
+        .search(&opensubsonic::SearchOptions::new().any("path"))
+        .await
+        .unwrap();
+    assert_eq!(old.matches.len(), 1);
+    assert!(k.get_starred(None).await.unwrap().song.is_empty());
+    let scan = k.get_scan_status().await.unwrap();
+    assert!(!scan.scanning);
+    assert_eq!(scan.count, Some(3));
+    assert!(k.get_bookmarks().await.unwrap().is_empty());
+
     // Media: the original with ranges, transcodes, artwork, lyrics.
     let mut sq = auth.to_vec();
     sq.push(("id", &flac.id));
@@ -693,6 +739,27 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
         history["total"], 1,
         "a retried scrobble counts once: {history}"
     );
+    for (kind, expected) in [
+        (AlbumListType::Starred, 1),
+        (AlbumListType::Frequent, 1),
+        (AlbumListType::Recent, 1),
+        (AlbumListType::Highest, 0),
+        (AlbumListType::Random, 2),
+    ] {
+        let list = k
+            .get_album_list2(kind, &AlbumListOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(list.len(), expected, "{kind:?}");
+    }
+    match k.start_scan().await {
+        Err(opensubsonic::Error::Api(e)) => assert_eq!(e.code, 50),
+        other => panic!("a listener may not scan: {other:?}"),
+    }
+    match k.get_avatar("pia").await {
+        Err(opensubsonic::Error::Api(e)) => assert_eq!(e.code, 70),
+        other => panic!("no avatar yet: {other:?}"),
+    }
 
     // Playlists are the web app's playlists, private ones stay private.
     let pl = c
@@ -753,4 +820,20 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
     assert_eq!(queue.current.as_deref(), Some(mp3.id.as_str()));
     assert_eq!(queue.position, Some(1500));
     assert_eq!(queue.entry.len(), 2);
+
+    // Bookmarks in long tracks, kept per user.
+    k.create_bookmark(&flac.id, 750, Some("here"))
+        .await
+        .unwrap();
+    let marks = c.get_bookmarks().await.unwrap();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].position, 750);
+    assert_eq!(marks[0].comment.as_deref(), Some("here"));
+    assert_eq!(marks[0].entry.id, flac.id);
+    k.delete_bookmark(&flac.id).await.unwrap();
+    assert!(c.get_bookmarks().await.unwrap().is_empty());
+    match k.delete_bookmark(&flac.id).await {
+        Err(opensubsonic::Error::Api(e)) => assert_eq!(e.code, 70),
+        other => panic!("expected code 70, got {other:?}"),
+    }
 }

@@ -1,4 +1,4 @@
-//! Stars, ratings, scrobbles and the play queue, as views of musewave's social data: a star
+//! Stars, ratings, scrobbles, the play queue and bookmarks, as views of musewave's social data: a star
 //! on a song is a like, on an album a save, on an artist a follow; a scrobble is a play (or,
 //! with `submission=false`, "now playing"); a rating is the caller's rating of the song or
 //! album. What a player does here shows in the web app and the other way round.
@@ -228,6 +228,51 @@ pub async fn save_play_queue(ctx: &Ctx, p: &Params) -> Res {
     ctx.app
         .credentials
         .save_play_queue(ctx.actor.user_id, queue)
+        .await?;
+    Ok(Out::Empty)
+}
+
+/// `getBookmarks`.
+pub fn get_bookmarks(ctx: &Ctx) -> Res {
+    let marks = ctx.app.credentials.bookmarks(ctx.actor.user_id)?;
+    let r = ctx.app.catalog.read();
+    let mut bookmark = Vec::with_capacity(marks.len());
+    for (track, b) in marks {
+        // A bookmark of a track gone from the catalog waits until it is back.
+        let Ok(t) = r.track(track) else { continue };
+        bookmark.push(json!({
+            "position": b.position_ms,
+            "username": ctx.user.username.as_str(),
+            "comment": b.comment,
+            "created": time(b.created_at),
+            "changed": time(b.changed_at),
+            "entry": value(&ctx.song(&r, &t)?),
+        }));
+    }
+    Ok(Out::Body("bookmarks", json!({ "bookmark": bookmark })))
+}
+
+/// `createBookmark`: `id` (a song), `position` (ms), `comment`.
+pub async fn create_bookmark(ctx: &Ctx, p: &Params) -> Res {
+    let id: TrackId = super::browse::id_param(p, "id", "song")?;
+    ctx.app.catalog.read().track(id)?;
+    let position: u64 = p
+        .opt_num("position")?
+        .ok_or_else(|| SubsonicError::missing("position"))?;
+    let comment = p.get("comment").unwrap_or("").chars().take(500).collect();
+    ctx.app
+        .credentials
+        .set_bookmark(ctx.actor.user_id, id, position, comment)
+        .await?;
+    Ok(Out::Empty)
+}
+
+/// `deleteBookmark`.
+pub async fn delete_bookmark(ctx: &Ctx, p: &Params) -> Res {
+    let id: TrackId = super::browse::id_param(p, "id", "song")?;
+    ctx.app
+        .credentials
+        .delete_bookmark(ctx.actor.user_id, id)
         .await?;
     Ok(Out::Empty)
 }

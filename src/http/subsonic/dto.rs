@@ -35,25 +35,33 @@ pub struct Song {
     pub title: String,
     pub album: String,
     pub artist: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub track: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub year: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub genre: Option<String>,
     pub cover_art: String,
     pub size: u64,
     pub content_type: String,
     pub suffix: String,
     pub duration: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bit_rate: Option<u64>,
     pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub disc_number: Option<u32>,
     pub created: String,
     pub album_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub artist_id: Option<String>,
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub media_type: &'static str,
     pub is_video: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub starred: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_rating: Option<u8>,
     pub genres: Vec<NameRef>,
     pub artists: Vec<IdName>,
@@ -74,14 +82,19 @@ pub struct AlbumDto {
     pub song_count: usize,
     pub duration: u64,
     pub created: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub year: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub genre: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub starred: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_rating: Option<u8>,
     pub is_compilation: bool,
     pub genres: Vec<NameRef>,
     pub artists: Vec<IdName>,
     pub display_artist: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub song: Option<Vec<Song>>,
 }
 
@@ -95,14 +108,18 @@ pub struct AlbumChild {
     pub title: String,
     pub album: String,
     pub artist: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub year: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub genre: Option<String>,
     pub cover_art: String,
     pub duration: u64,
     pub created: String,
     pub album_id: String,
     pub artist_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub starred: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_rating: Option<u8>,
 }
 
@@ -112,10 +129,33 @@ pub struct AlbumChild {
 pub struct ArtistDto {
     pub id: String,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cover_art: Option<String>,
     pub album_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub starred: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub album: Option<Vec<AlbumDto>>,
+}
+
+/// `{"album": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct AlbumList<T> {
+    pub album: Vec<T>,
+}
+
+/// `{"song": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct SongList {
+    pub song: Vec<Song>,
+}
+
+/// `searchResult3` and `starred2`.
+#[derive(Debug, Serialize)]
+pub struct Found {
+    pub artist: Vec<ArtistDto>,
+    pub album: Vec<AlbumDto>,
+    pub song: Vec<Song>,
 }
 
 pub fn time(t: UnixTime) -> String {

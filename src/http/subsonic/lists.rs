@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use rand::seq::index::sample;
 use serde_json::{json, Value};
 
-use super::dto::value;
+use super::dto::{value, AlbumList, Found, SongList};
 use super::{Ctx, Out, Params, Res};
 use crate::catalog::search::{fold, Kind};
 use crate::catalog::{Album, AlbumSort, ArtistSort, ListQuery, Reader, TrackSort};
@@ -153,15 +153,15 @@ pub fn get_album_list(ctx: &Ctx, p: &Params, name: &str) -> Res {
     if name == "getAlbumList2" {
         let album = albums
             .into_iter()
-            .map(|a| ctx.album(&r, a, false).map(|d| value(&d)))
+            .map(|a| ctx.album(&r, a, false))
             .collect::<Res<Vec<_>>>()?;
-        Ok(Out::Body("albumList2", json!({ "album": album })))
+        Ok(Out::typed("albumList2", AlbumList { album }))
     } else {
         let album = albums
             .into_iter()
-            .map(|a| ctx.album_child(a).map(|d| value(&d)))
+            .map(|a| ctx.album_child(a))
             .collect::<Res<Vec<_>>>()?;
-        Ok(Out::Body("albumList", json!({ "album": album })))
+        Ok(Out::typed("albumList", AlbumList { album }))
     }
 }
 
@@ -181,7 +181,7 @@ pub fn get_random_songs(ctx: &Ctx, p: &Params) -> Res {
         .into_iter()
         .map(|i| tracks[i]);
     let song = ctx.songs(&r, picked)?;
-    Ok(Out::Body("randomSongs", json!({ "song": value(&song) })))
+    Ok(Out::typed("randomSongs", SongList { song }))
 }
 
 /// `getSongsByGenre`.
@@ -202,7 +202,7 @@ pub fn get_songs_by_genre(ctx: &Ctx, p: &Params) -> Res {
         )
         .items;
     let song = ctx.songs(&r, tracks)?;
-    Ok(Out::Body("songsByGenre", json!({ "song": value(&song) })))
+    Ok(Out::typed("songsByGenre", SongList { song }))
 }
 
 /// `getStarred` and `getStarred2`: followed artists, saved albums and liked songs.
@@ -345,29 +345,36 @@ pub fn search23(ctx: &Ctx, p: &Params, name: &str) -> Res {
             r.tracks_by_id(&track_ids),
         )
     };
-    let artist = artists
+    if v3 {
+        let artist = artists
+            .into_iter()
+            .map(|a| ctx.artist(&r, a, false))
+            .collect::<Res<Vec<_>>>()?;
+        let album = albums
+            .into_iter()
+            .map(|a| ctx.album(&r, a, false))
+            .collect::<Res<Vec<_>>>()?;
+        let song = ctx.songs(&r, tracks)?;
+        return Ok(Out::typed(
+            "searchResult3",
+            Found {
+                artist,
+                album,
+                song,
+            },
+        ));
+    }
+    let artist: Vec<Value> = artists
         .into_iter()
-        .map(|a| {
-            if v3 {
-                ctx.artist(&r, a, false).map(|d| value(&d))
-            } else {
-                Ok(json!({"id": a.id.to_string(), "name": a.name}))
-            }
-        })
-        .collect::<Res<Vec<_>>>()?;
+        .map(|a| json!({"id": a.id.to_string(), "name": a.name}))
+        .collect();
     let album = albums
         .into_iter()
-        .map(|a| {
-            if v3 {
-                ctx.album(&r, a, false).map(|d| value(&d))
-            } else {
-                ctx.album_child(a).map(|d| value(&d))
-            }
-        })
+        .map(|a| ctx.album_child(a).map(|d| value(&d)))
         .collect::<Res<Vec<_>>>()?;
     let song = ctx.songs(&r, tracks)?;
     Ok(Out::Body(
-        if v3 { "searchResult3" } else { "searchResult2" },
+        "searchResult2",
         json!({"artist": artist, "album": album, "song": value(&song)}),
     ))
 }

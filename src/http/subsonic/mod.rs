@@ -22,6 +22,8 @@ mod playlists;
 mod render;
 mod system;
 
+use std::net::IpAddr;
+
 use http::{HeaderMap, Method};
 use serde_json::Value;
 use warp::filters::BoxedFilter;
@@ -29,7 +31,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use self::render::Format;
-use super::extract::raw_body;
+use super::extract::{client_ip, raw_body};
 use super::router::RouteSlot;
 use crate::auth::Actor;
 use crate::domain::{SessionId, User};
@@ -45,8 +47,36 @@ pub(crate) enum Out {
     Empty,
     /// `status="ok"` with one element, named by the key.
     Body(&'static str, Value),
+    /// The same with a typed payload: JSON is written from it directly, without building a
+    /// tree first (the large answers: albums, songs, search results).
+    Typed(&'static str, Box<dyn Payload>),
     /// Bytes (audio, a picture), not an envelope.
     Raw(Response),
+}
+
+/// A typed payload, written as JSON directly or turned into a tree for XML.
+pub(crate) trait Payload: Send {
+    /// The payload as a JSON tree (for XML).
+    fn tree(&self) -> Value;
+    /// The payload as JSON text.
+    fn json(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
+}
+
+impl<T: serde::Serialize + Send> Payload for T {
+    fn tree(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    fn json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, self)
+    }
+}
+
+impl Out {
+    /// A typed answer named `key`.
+    pub fn typed<T: serde::Serialize + Send + 'static>(key: &'static str, payload: T) -> Out {
+        Out::Typed(key, Box::new(payload))
+    }
 }
 
 /// The request's parameters, from the query string and a form-encoded body, in order.
@@ -147,23 +177,36 @@ pub fn filter(app: &App) -> BoxedFilter<(Response,)> {
                 .or(warp::any().map(String::new))
                 .unify(),
         )
-        .and(raw_body(limit))
+        .and(
+            // A body that cannot be read still gets an envelope, never the /api error page.
+            raw_body(limit)
+                .map(|ctype, body| Some((ctype, body)))
+                .or(warp::any().map(|| None))
+                .unify(),
+        )
+        .and(client_ip())
         .and(warp::ext::optional::<RouteSlot>())
         .and_then(
             move |name: String,
                   method: Method,
                   headers: HeaderMap,
                   query: String,
-                  ctype: Option<String>,
-                  body: bytes::Bytes,
+                  body: Option<(Option<String>, bytes::Bytes)>,
+                  ip: IpAddr,
                   slot: Option<RouteSlot>| {
                 let app = app.clone();
                 async move {
                     if let Some(slot) = slot {
                         slot.set("/rest/{method}");
                     }
+                    let Some((ctype, body)) = body else {
+                        let params = Params::parse(&query, None, b"");
+                        let format = Format::of(&params).unwrap_or_else(|(f, _)| f);
+                        let e = SubsonicError::new(code::GENERIC, "the request body is too large");
+                        return Ok::<_, Rejection>(render::render(&format, Err(e)));
+                    };
                     let params = Params::parse(&query, ctype.as_deref(), &body);
-                    Ok::<_, Rejection>(handle(app, name, method, headers, params).await)
+                    Ok(handle(app, name, method, headers, params, ip).await)
                 }
             },
         )
@@ -176,6 +219,7 @@ async fn handle(
     method: Method,
     headers: HeaderMap,
     params: Params,
+    ip: IpAddr,
 ) -> Response {
     let name = name.strip_suffix(".view").unwrap_or(&name).to_owned();
     let format = match Format::of(&params) {
@@ -186,18 +230,25 @@ async fn handle(
         .get("c")
         .is_some_and(|c| app.config.subsonic.is_legacy_client(c));
     let format = format.legacy(legacy);
-    let out = run(app, name, method, headers, params).await;
+    let out = run(app, name, method, headers, params, ip).await;
     render::render(&format, out)
 }
 
-async fn run(app: App, name: String, method: Method, headers: HeaderMap, params: Params) -> Res {
+async fn run(
+    app: App,
+    name: String,
+    method: Method,
+    headers: HeaderMap,
+    params: Params,
+    ip: IpAddr,
+) -> Res {
     // Public: players ask before they have credentials.
     if name == "getOpenSubsonicExtensions" {
         return system::get_open_subsonic_extensions();
     }
     match name.as_str() {
         "stream" | "download" | "getCoverArt" | "getAvatar" => {
-            let (ctx, params) = blocking(app, params, |ctx, p| Ok((ctx, p))).await?;
+            let (ctx, params) = blocking(app, params, ip, |ctx, p| Ok((ctx, p))).await?;
             match name.as_str() {
                 "stream" => media::stream(&ctx, &params, &method, &headers).await,
                 "download" => media::download(&ctx, &params, &method, &headers).await,
@@ -206,19 +257,17 @@ async fn run(app: App, name: String, method: Method, headers: HeaderMap, params:
             }
         }
         "savePlayQueue" | "createBookmark" | "deleteBookmark" | "startScan" => {
-            let (ctx, params) = blocking(app, params, |ctx, p| Ok((ctx, p))).await?;
+            let (ctx, params) = blocking(app, params, ip, |ctx, p| Ok((ctx, p))).await?;
             match name.as_str() {
                 "savePlayQueue" => annotate::save_play_queue(&ctx, &params).await,
                 "startScan" => system::start_scan(&ctx),
-                _ => Err(SubsonicError::new(
-                    code::GENERIC,
-                    "bookmarks are not supported; use savePlayQueue",
-                )),
+                "createBookmark" => annotate::create_bookmark(&ctx, &params).await,
+                _ => annotate::delete_bookmark(&ctx, &params).await,
             }
         }
         _ => {
             let name = name.clone();
-            blocking(app, params, move |ctx, p| dispatch(&ctx, &name, &p)).await
+            blocking(app, params, ip, move |ctx, p| dispatch(&ctx, &name, &p)).await
         }
     }
 }
@@ -227,10 +276,11 @@ async fn run(app: App, name: String, method: Method, headers: HeaderMap, params:
 async fn blocking<T: Send + 'static>(
     app: App,
     params: Params,
+    ip: IpAddr,
     f: impl FnOnce(Ctx, Params) -> Res<T> + Send + 'static,
 ) -> Res<T> {
     tokio::task::spawn_blocking(move || {
-        let ctx = authenticate(&app, &params)?;
+        let ctx = authenticate(&app, &params, ip)?;
         f(ctx, params)
     })
     .await
@@ -273,7 +323,7 @@ fn dispatch(ctx: &Ctx, name: &str, p: &Params) -> Res {
         "setRating" => annotate::set_rating(ctx, p),
         "scrobble" => annotate::scrobble(ctx, p),
         "getPlayQueue" => annotate::get_play_queue(ctx),
-        "getBookmarks" => Ok(Out::Body("bookmarks", serde_json::json!({}))),
+        "getBookmarks" => annotate::get_bookmarks(ctx),
         "getPlaylists" => playlists::get_playlists(ctx, p),
         "getPlaylist" => playlists::get_playlist(ctx, p),
         "createPlaylist" => playlists::create_playlist(ctx, p),
@@ -303,21 +353,63 @@ fn plain_password(p: &str) -> Res<String> {
 }
 
 /// Who is asking: `apiKey` alone, or `u` with `t`+`s` or `p`. Credentials are app passwords,
-/// never the account's main password.
-fn authenticate(app: &App, p: &Params) -> Res<Ctx> {
-    let wrong = || SubsonicError::new(code::WRONG_CREDENTIALS, "wrong username or password");
+/// never the account's main password. Failures are throttled per username (`apiKey` counts as
+/// one name) and per client address, like the web sign-in.
+fn authenticate(app: &App, p: &Params, ip: IpAddr) -> Res<Ctx> {
     for required in ["v", "c"] {
         if p.get(required).is_none() {
             return Err(SubsonicError::missing(required));
         }
     }
-    let user = if let Some(key) = p.get("apiKey") {
-        if ["u", "p", "t", "s"].iter().any(|n| p.get(n).is_some()) {
-            return Err(SubsonicError::new(
-                code::CONFLICTING_AUTH,
-                "apiKey cannot be combined with u, p, t or s",
-            ));
+    let key = p.get("apiKey");
+    if key.is_some() && ["u", "p", "t", "s"].iter().any(|n| p.get(n).is_some()) {
+        return Err(SubsonicError::new(
+            code::CONFLICTING_AUTH,
+            "apiKey cannot be combined with u, p, t or s",
+        ));
+    }
+    let login = match key {
+        Some(_) => "\0apikey".to_owned(),
+        None => p.required("u")?.to_ascii_lowercase(),
+    };
+    let throttle = &app.credentials.throttle;
+    if let Some(wait) = throttle.check(&login, ip) {
+        return Err(SubsonicError::new(
+            code::GENERIC,
+            format!(
+                "too many failed attempts; retry in {} s",
+                wait.as_secs().max(1)
+            ),
+        ));
+    }
+    match credentials(app, p, key) {
+        Ok(user) => {
+            throttle.succeeded(&login);
+            Ok(Ctx {
+                actor: Actor {
+                    user_id: user.id,
+                    // Subsonic requests carry no session; app passwords are revoked on their own.
+                    session_id: SessionId::from_uuid(uuid::Uuid::nil()),
+                    role: user.role,
+                },
+                user,
+                client: p.get("c").unwrap_or_default().to_owned(),
+                app: app.clone(),
+            })
         }
+        Err(e) => {
+            if matches!(e.code, code::WRONG_CREDENTIALS | code::INVALID_API_KEY) {
+                throttle.failed(&login, ip);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The account whose app password the request carries.
+fn credentials(app: &App, p: &Params, key: Option<&str>) -> Res<User> {
+    let wrong = || SubsonicError::new(code::WRONG_CREDENTIALS, "wrong username or password");
+    let user = if let Some(key) = key {
         let invalid = || SubsonicError::new(code::INVALID_API_KEY, "invalid API key");
         let id = app.credentials.by_api_key(key)?.ok_or_else(invalid)?;
         app.accounts.user(id).map_err(|_| invalid())?
@@ -344,17 +436,7 @@ fn authenticate(app: &App, p: &Params) -> Res<Ctx> {
     if user.disabled {
         return Err(wrong());
     }
-    Ok(Ctx {
-        actor: Actor {
-            user_id: user.id,
-            // Subsonic requests carry no session; app passwords are revoked on their own.
-            session_id: SessionId::from_uuid(uuid::Uuid::nil()),
-            role: user.role,
-        },
-        user,
-        client: p.get("c").unwrap_or_default().to_owned(),
-        app: app.clone(),
-    })
+    Ok(user)
 }
 
 #[cfg(test)]

@@ -103,6 +103,10 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
         Ok(Out::Raw(res)) => return res,
         Ok(Out::Empty) => (envelope(true), None),
         Ok(Out::Body(key, value)) => (envelope(true), Some((key, value))),
+        Ok(Out::Typed(key, payload)) => match format {
+            Format::Json | Format::Jsonp(_) => return typed_json(format, key, &*payload),
+            Format::Xml { .. } => (envelope(true), Some((key, payload.tree()))),
+        },
         Err(e) => {
             let mut env = envelope(false);
             let error = serde_json::json!({"code": e.code, "message": e.message});
@@ -146,6 +150,41 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
                 )
             }
         },
+    }
+}
+
+/// JSON (or JSONP) of a typed payload: the envelope's fields, then the payload serialised
+/// straight into the same buffer.
+fn typed_json(format: &Format, key: &str, payload: &dyn super::Payload) -> Response {
+    let mut body = Vec::with_capacity(16 * 1024);
+    if let Format::Jsonp(cb) = format {
+        body.extend_from_slice(cb.as_bytes());
+        body.push(b'(');
+    }
+    body.extend_from_slice(b"{\"subsonic-response\":");
+    let head = serde_json::to_vec(&Value::Object(envelope(true))).unwrap_or_default();
+    // The envelope's object without its closing brace, then `,"key":payload}`.
+    body.extend_from_slice(&head[..head.len().saturating_sub(1)]);
+    body.extend_from_slice(b",");
+    let _ = serde_json::to_writer(&mut body, key);
+    body.push(b':');
+    if let Err(e) = payload.json(&mut body) {
+        tracing::error!(error = %e, "writing a subsonic JSON answer failed");
+        let mut env = envelope(false);
+        env.insert(
+            "error".into(),
+            serde_json::json!({"code": code::GENERIC, "message": "internal server error"}),
+        );
+        let json = serde_json::to_vec(&serde_json::json!({ "subsonic-response": env }));
+        return reply(json.unwrap_or_default(), "application/json");
+    }
+    body.extend_from_slice(b"}}");
+    match format {
+        Format::Jsonp(_) => {
+            body.extend_from_slice(b");");
+            reply(body, "text/javascript; charset=utf-8")
+        }
+        _ => reply(body, "application/json"),
     }
 }
 
@@ -204,8 +243,9 @@ fn element(
             text = scalar(v);
         } else if let Some(s) = scalar(v) {
             start.push_attribute((k.as_str(), s.as_str()));
-        } else if !v.is_null() && !(drop_nested && OPEN_SUBSONIC_NESTED.contains(&k.as_str())) {
-            has_children = true;
+        } else {
+            let dropped = drop_nested && OPEN_SUBSONIC_NESTED.contains(&k.as_str());
+            has_children |= !v.is_null() && !dropped;
         }
     }
     if text.is_none() && !has_children {
@@ -255,6 +295,29 @@ mod tests {
         assert!(!valid_callback("alert(1)//"));
         assert!(!valid_callback("a..b"));
         assert!(!valid_callback("1a"));
+    }
+
+    #[tokio::test]
+    async fn typed_payloads_are_written_into_the_envelope() {
+        use http_body_util::BodyExt;
+        let payload = serde_json::json!({"id": "a1", "song": [{"id": "s1"}]});
+        for (format, prefix, suffix) in [
+            (Format::Json, "", ""),
+            (Format::Jsonp("cb".into()), "cb(", ");"),
+        ] {
+            let res = typed_json(&format, "album", &payload);
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            let text = std::str::from_utf8(&body).unwrap();
+            let inner = text
+                .strip_prefix(prefix)
+                .and_then(|t| t.strip_suffix(suffix))
+                .unwrap();
+            let v: Value = serde_json::from_str(inner).unwrap();
+            let env = &v["subsonic-response"];
+            assert_eq!(env["status"], "ok");
+            assert_eq!(env["type"], "musewave");
+            assert_eq!(env["album"], payload);
+        }
     }
 
     #[test]
