@@ -67,7 +67,8 @@ export function chart({ id, title, points, format = String, line = false, max, w
 }
 
 const pct = (v) => `${Math.round(v * 100)} %`;
-const mins = (s) => `${s < 600 ? Math.round(s / 6) / 10 : Math.round(s / 60)} min`;
+// Seconds under a minute, so a chart of short listens does not read "0 min" on every line.
+const mins = (s) => (s < 60 ? `${Math.round(s)} s` : `${s < 600 ? Math.round(s / 6) / 10 : Math.round(s / 60)} min`);
 
 export async function render(ctx) {
   const q = ctx.query;
@@ -137,7 +138,7 @@ export async function render(ctx) {
       figure("All-time listeners", s.total_listeners.toLocaleString())),
     spec({ id: "plays", title: `Plays per day, last ${s.days} days`, points: all.map((p) => ({ label: p.date, value: p.plays })), format: (v) => String(Math.round(v * 10) / 10), width: full }),
     el("div", { class: "two" },
-      spec({ id: "time", title: "Minutes listened per day", points: all.map((p) => ({ label: p.date, value: p.seconds })), format: mins, width: half }),
+      spec({ id: "time", title: "Time listened per day", points: all.map((p) => ({ label: p.date, value: p.seconds })), format: mins, width: half }),
       spec({ id: "completion", title: "Completion rate per day", line: true, max: 1,
         points: all.map((p) => ({ label: p.date, value: p.plays ? p.complete / p.plays : 0 })), format: pct, width: half })),
     el("section", { "aria-labelledby": "top-h" }, el("h2", { id: "top-h" }, "Top tracks, all time"),
