@@ -137,6 +137,22 @@ where
         Ok(self.by_user.get(&(user, item))?)
     }
 
+    /// Every rating `user` gave, unless there are more than `max`.
+    pub fn of_user_upto(&self, user: UserId, max: usize) -> Result<Option<Vec<(I, Rating)>>>
+    where
+        (UserId, I): crate::store::KeyPrefix<UserId>,
+    {
+        let mut out = Vec::new();
+        for r in self.by_user.scan_prefix(&user) {
+            let ((_, item), rating) = r?;
+            if out.len() == max {
+                return Ok(None);
+            }
+            out.push((item, rating));
+        }
+        Ok(Some(out))
+    }
+
     /// Every rating `user` gave, by item id.
     pub fn all_of_user(&self, user: UserId) -> Result<Vec<(I, Rating)>>
     where

@@ -101,6 +101,23 @@ impl Relation {
         Ok(self.by_user.get(&(user, object))?)
     }
 
+    /// Everything `user` relates to with the time it began, unless there are more than `max`.
+    pub fn of_user_upto(
+        &self,
+        user: UserId,
+        max: usize,
+    ) -> Result<Option<std::collections::HashMap<Uuid, UnixTime>>> {
+        let mut out = std::collections::HashMap::new();
+        for r in self.by_user.scan_prefix(&user) {
+            let ((_, object), since) = r?;
+            if out.len() == max {
+                return Ok(None);
+            }
+            out.insert(object, since);
+        }
+        Ok(Some(out))
+    }
+
     /// How many users relate to `object`.
     pub fn count(&self, object: Uuid) -> Result<u64> {
         Ok(self.counts.get(&object)?.unwrap_or(0))

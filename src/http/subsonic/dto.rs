@@ -192,7 +192,35 @@ fn segment(s: &str) -> String {
     s.replace(['/', '\\'], "_")
 }
 
+/// Most likes or ratings read in one go per request; past this, songs are looked up one by one.
+const MARKS_AT_ONCE: usize = 5000;
+
+/// The caller's likes (with their time) and track ratings.
+pub struct SongMarks {
+    likes: std::collections::HashMap<Uuid, UnixTime>,
+    ratings: std::collections::HashMap<crate::domain::TrackId, u8>,
+}
+
 impl Ctx {
+    fn song_marks(&self) -> Res<Option<&SongMarks>> {
+        if self.song_marks.get().is_none() {
+            let social = &self.app.social;
+            let user = self.actor.user_id;
+            let marks = match social.likes.of_user_upto(user, MARKS_AT_ONCE)? {
+                Some(likes) => social
+                    .track_ratings
+                    .of_user_upto(user, MARKS_AT_ONCE)?
+                    .map(|r| SongMarks {
+                        likes,
+                        ratings: r.into_iter().map(|(t, r)| (t, r.stars)).collect(),
+                    }),
+                None => None,
+            };
+            let _ = self.song_marks.set(marks);
+        }
+        Ok(self.song_marks.get().and_then(Option::as_ref))
+    }
+
     /// When the caller starred (liked, saved, followed) `id` in `relation`.
     pub fn starred(
         &self,
@@ -205,11 +233,19 @@ impl Ctx {
     /// A song as the caller sees it.
     pub fn song(&self, r: &Reader<'_>, t: &TrackRef<'_>) -> Res<Song> {
         let social = &self.app.social;
-        let starred = self.starred(&social.likes, *t.id.as_uuid())?;
-        let user_rating = social
-            .track_ratings
-            .of_user(self.actor.user_id, t.id)?
-            .map(|r| r.stars);
+        let (starred, user_rating) = match self.song_marks()? {
+            Some(m) => (
+                m.likes.get(t.id.as_uuid()).map(|since| time(*since)),
+                m.ratings.get(&t.id).copied(),
+            ),
+            None => (
+                self.starred(&social.likes, *t.id.as_uuid())?,
+                social
+                    .track_ratings
+                    .of_user(self.actor.user_id, t.id)?
+                    .map(|r| r.stars),
+            ),
+        };
         let artists: Vec<IdName> = t
             .artist_ids
             .iter()

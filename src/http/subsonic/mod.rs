@@ -161,6 +161,10 @@ pub(crate) struct Ctx {
     pub actor: Actor,
     pub user: User,
     pub client: String,
+    /// The caller's liked tracks and track ratings, read once per request when there are few
+    /// (one range read instead of two lookups per song in a 500-song page); `None` inside
+    /// when there are too many to hold, and each song is then looked up.
+    pub song_marks: std::sync::OnceLock<Option<dto::SongMarks>>,
 }
 
 /// `GET` or `POST` `/rest/{method}` and `/rest/{method}.view`.
@@ -395,6 +399,7 @@ fn authenticate(app: &App, p: &Params, ip: IpAddr) -> Res<Ctx> {
                 user,
                 client: p.get("c").unwrap_or_default().to_owned(),
                 app: app.clone(),
+                song_marks: std::sync::OnceLock::new(),
             })
         }
         Err(e) => {
