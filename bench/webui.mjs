@@ -70,18 +70,35 @@ const browser = await chromium.launch({
     const h = { authorization: `Bearer ${localStorage.getItem("mw.access")}` };
     const j = (u) => fetch(u, { headers: h }).then((r) => r.json());
     const [ar, al] = await Promise.all([j("api/v1/artists?limit=1&offset=50"), j("api/v1/albums?limit=1&offset=500")]);
-    return { artist: ar.items[0].id, album: al.items[0].id };
+    // The listener's own pages get something to show: a playlist of 200 tracks, 100 likes
+    // and 200 plays in the history.
+    const tr = (await j("api/v1/tracks?limit=200&offset=1000")).items.map((t) => t.id);
+    const send = (method, u, body) => fetch(u, { method, headers: { ...h, "content-type": "application/json" }, body: body && JSON.stringify(body) })
+      .then((r) => { if (!r.ok) throw new Error(`${method} ${u}: ${r.status}`); return r.status === 204 ? null : r.json(); });
+    const pl = await send("POST", "api/v1/playlists", { name: "Bench" });
+    await send("POST", `api/v1/playlists/${pl.id}/entries`, { track_ids: tr });
+    for (const id of tr.slice(0, 100)) await send("PUT", `api/v1/tracks/${id}/like`);
+    const now = Date.now();
+    await send("POST", "api/v1/plays/batch", { plays: tr.map((id, i) => ({
+      track_id: id, started_at: new Date(now - (i + 1) * 60000).toISOString(), seconds_played: 3,
+      completed: true, source: "album", idempotency_key: `bench-${i}` })) });
+    return { artist: ar.items[0].id, album: al.items[0].id, playlist: pl.id };
   });
   const pages = [
     ["Home", "/", "api/v1/albums?sort=date_added&order=desc&limit=12"],
     ["Artists", "/artists", "api/v1/artists?offset=0&limit=100"],
     ["Albums", "/albums", "api/v1/albums?offset=0&limit=60"],
-    ["Tracks", "/tracks", "api/v1/tracks?offset=0&limit=100"],
-    ["Tracks by year", "/tracks?sort=year&order=desc", "api/v1/tracks?sort=year&order=desc&offset=0&limit=100"],
+    ["Tracks", "/tracks", "api/v1/tracks?offset=0&limit=50"],
+    ["Tracks by year", "/tracks?sort=year&order=desc", "api/v1/tracks?sort=year&order=desc&offset=0&limit=50"],
     ["Genres", "/genres", "api/v1/genres"],
     ["an artist", `/artists/${ids.artist}`, `api/v1/artists/${ids.artist}`],
     ["an album", `/albums/${ids.album}`, `api/v1/albums/${ids.album}`],
     ["search", "/search?q=love", "api/v1/search?q=love&limit=24"],
+    ["Playlists", "/playlists", "api/v1/playlists"],
+    ["a playlist (200)", `/playlists/${ids.playlist}`, `api/v1/playlists/${ids.playlist}?limit=500`],
+    ["Liked", "/liked", "api/v1/me/likes/tracks?offset=0&limit=50"],
+    ["History", "/history", "api/v1/me/history?offset=0&limit=50"],
+    ["Studio", "/studio", "api/v1/studio/albums?all=true"],
     ["Queue", "/queue", null],
     ["Account", "/account", "api/v1/me/settings"],
   ];

@@ -10,7 +10,7 @@ export async function render(ctx) {
   let liked;
   const t = trackTable(ctx.player, () => liked.loaded(), { caption: "Liked songs", extra: extras });
   liked = pager({
-    signal: ctx.signal, noun: "liked song", empty: "No liked songs yet. Press the heart beside a track to keep it here.",
+    signal: ctx.signal, noun: "liked song", pageSize: 50, empty: "No liked songs yet. Press the heart beside a track to keep it here.",
     load: async (offset, limit, signal) => {
       const page = await api(`api/v1/me/likes/tracks?offset=${offset}&limit=${limit}`, { signal });
       // Tracks that have left the catalog cannot play; they are not listed.

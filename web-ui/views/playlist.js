@@ -17,6 +17,9 @@ async function loadAll(id, signal) {
   return first;
 }
 
+/** Entries drawn before the page is shown; the others follow in later frames. */
+const FIRST_ROWS = 60;
+
 const userName = (u) => u.display_name || u.username;
 
 export async function render(ctx) {
@@ -70,41 +73,53 @@ export async function render(ctx) {
     } catch (err) { report(err); focusAfter = null; }
   };
 
+  const row = (e, i) => {
+    const t = e.track;
+    const title = t?.title ?? "Unavailable track";
+    const li = el("li", { "data-entry": e.entry_id, "data-track": e.track_id, draggable: canEdit ? "true" : false, class: e.available ? "" : "gone" },
+      canEdit ? el("span", { class: "grip", "aria-hidden": "true", title: "Drag to move" }, "⋮⋮") : el("span", { class: "muted num" }, String(i + 1)),
+      el("div", { class: "q-main" },
+        t ? el("button", { type: "button", class: "linklike track-title", "aria-label": `Play ${title}`,
+          onclick: () => ctx.player.playList(playable(), playable().indexOf(t)) }, title) : el("span", { class: "track-title muted" }, title),
+        t ? el("span", { class: "muted sub" }, artistLinks(t), " · ", link(`/albums/${t.album_id}`, t.album || "Unknown album")) : null),
+      el("span", { class: "muted num" }, t ? duration(t.duration_secs) : ""),
+      el("span", { class: "actions" },
+        t && extras ? extras(t) : null,
+        canEdit ? [
+          iconButton("up", `Move ${title} up`, () => { focusAfter = [i - 1, "up"]; move(i, i - 1); }, { disabled: i === 0 }),
+          iconButton("down", `Move ${title} down`, () => { focusAfter = [i + 1, "down"]; move(i, i + 1); }, { disabled: i === p.entries.length - 1 }),
+          iconButton("remove", `Remove ${title} from the playlist`, () => { focusAfter = [Math.min(i, p.entries.length - 2), "remove"]; remove(i); }),
+        ] : null));
+    if (canEdit) {
+      li.addEventListener("dragstart", (ev) => { dragged = i; ev.dataTransfer.effectAllowed = "move"; ev.dataTransfer.setData("text/plain", e.entry_id); li.classList.add("dragging"); });
+      li.addEventListener("dragend", () => li.classList.remove("dragging"));
+      li.addEventListener("dragover", (ev) => { ev.preventDefault(); li.classList.add("over"); });
+      li.addEventListener("dragleave", () => li.classList.remove("over"));
+      li.addEventListener("drop", (ev) => { ev.preventDefault(); li.classList.remove("over"); if (dragged >= 0) move(dragged, i); dragged = -1; });
+    }
+    return li;
+  };
+  // A long playlist is drawn a screenful first and the rest a frame later, so the page shows
+  // at once; a keyboard move draws everything, to put focus back on the moved entry.
+  let drawing = 0;
   const draw = () => {
-    list.replaceChildren(...p.entries.map((e, i) => {
-      const t = e.track;
-      const title = t?.title ?? "Unavailable track";
-      const li = el("li", { "data-entry": e.entry_id, "data-track": e.track_id, draggable: canEdit ? "true" : false, class: e.available ? "" : "gone" },
-        canEdit ? el("span", { class: "grip", "aria-hidden": "true", title: "Drag to move" }, "⋮⋮") : el("span", { class: "muted num" }, String(i + 1)),
-        el("div", { class: "q-main" },
-          t ? el("button", { type: "button", class: "linklike track-title", "aria-label": `Play ${title}`,
-            onclick: () => ctx.player.playList(playable(), playable().indexOf(t)) }, title) : el("span", { class: "track-title muted" }, title),
-          t ? el("span", { class: "muted sub" }, artistLinks(t), " · ", link(`/albums/${t.album_id}`, t.album || "Unknown album")) : null),
-        el("span", { class: "muted num" }, t ? duration(t.duration_secs) : ""),
-        el("span", { class: "actions" },
-          t && extras ? extras(t) : null,
-          canEdit ? [
-            iconButton("up", `Move ${title} up`, () => { focusAfter = [i - 1, "up"]; move(i, i - 1); }, { disabled: i === 0 }),
-            iconButton("down", `Move ${title} down`, () => { focusAfter = [i + 1, "down"]; move(i, i + 1); }, { disabled: i === p.entries.length - 1 }),
-            iconButton("remove", `Remove ${title} from the playlist`, () => { focusAfter = [Math.min(i, p.entries.length - 2), "remove"]; remove(i); }),
-          ] : null));
-      if (canEdit) {
-        li.addEventListener("dragstart", (ev) => { dragged = i; ev.dataTransfer.effectAllowed = "move"; ev.dataTransfer.setData("text/plain", e.entry_id); li.classList.add("dragging"); });
-        li.addEventListener("dragend", () => li.classList.remove("dragging"));
-        li.addEventListener("dragover", (ev) => { ev.preventDefault(); li.classList.add("over"); });
-        li.addEventListener("dragleave", () => li.classList.remove("over"));
-        li.addEventListener("drop", (ev) => { ev.preventDefault(); li.classList.remove("over"); if (dragged >= 0) move(dragged, i); dragged = -1; });
-      }
-      return li;
-    }));
+    const now = focusAfter ? p.entries.length : FIRST_ROWS;
+    list.replaceChildren(...p.entries.slice(0, now).map(row));
+    const gen = ++drawing;
+    const rest = (from) => {
+      if (gen !== drawing || from >= p.entries.length) return;
+      list.append(...p.entries.slice(from, from + FIRST_ROWS).map((e, k) => row(e, from + k)));
+      requestAnimationFrame(() => rest(from + FIRST_ROWS));
+    };
+    requestAnimationFrame(() => requestAnimationFrame(() => rest(now)));
     empty.hidden = p.entries.length > 0;
     // Keep keyboard focus on the entry that moved, so repeated presses keep moving it.
     if (focusAfter) {
       const [i, kind] = focusAfter;
       focusAfter = null;
-      const row = list.children[i];
+      const target = list.children[i];
       const sel = { up: "button[aria-label^='Move'][aria-label$=' up']", down: "button[aria-label$=' down']", remove: "button[aria-label^='Remove']" }[kind];
-      (row?.querySelector(`${sel}:not([disabled])`) || row?.querySelector("button"))?.focus();
+      (target?.querySelector(`${sel}:not([disabled])`) || target?.querySelector("button"))?.focus();
     }
   };
   const empty = el("p", { class: "muted" }, canEdit
