@@ -49,6 +49,9 @@ pub struct DayPoint {
     pub seconds: u64,
     /// Plays past 80 % of the track.
     pub complete: u64,
+    /// Listeners whose latest play was that day. Summed from today back to a day, it is the
+    /// number of distinct listeners since that day.
+    pub last_listened: u64,
 }
 
 /// Statistics of a track.
@@ -194,6 +197,7 @@ fn series(w: &Window) -> Vec<DayPoint> {
             plays: c.plays,
             seconds: c.seconds,
             complete: c.complete,
+            last_listened: c.latest_listeners.max(0).unsigned_abs(),
         })
         .collect()
 }

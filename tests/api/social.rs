@@ -1067,6 +1067,7 @@ async fn statistics_are_for_the_tracks_artist_and_admins() {
     assert_eq!(st["downloads"], 0);
     assert_eq!(st["series"].as_array().unwrap().len(), 1);
     assert_eq!(st["series"][0]["plays"], 2);
+    assert_eq!(st["series"][0]["last_listened"], 1, "one listener, twice");
     let st = ok(&s, Method::GET, &artist_stats, &ada, None).await;
     assert_eq!(st["monthly_listeners"], 1);
     assert_eq!(st["followers"], 1);

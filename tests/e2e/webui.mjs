@@ -553,8 +553,8 @@ const steps = {
   async "the statistics page draws its charts"() {
     await nav("Statistics").click();
     await rendered("/stats");
-    await page.locator("svg.chart").nth(2).waitFor();
-    assert.equal(await page.locator("svg.chart").count(), 3);
+    await page.locator("svg.chart").nth(3).waitFor();
+    assert.equal(await page.locator("svg.chart").count(), 4);
     assert.ok(await page.locator("svg.chart rect.bar").count() >= 30, "a bar a day");
     // The play just made is counted (plays are reported when a track ends).
     for (let i = 0; i < 20; i++) {
@@ -566,6 +566,8 @@ const steps = {
     }
     assert.notEqual(await page.locator(".figures dd").first().textContent(), "0");
     assert.equal(await page.locator(".figures dd").nth(2).textContent(), "100 %", "the play to the end is complete");
+    const reach = page.locator('figure[data-chart="listeners"] tbody tr');
+    assert.equal(await reach.last().locator("td").nth(1).textContent(), "1", "one listener today");
     // A top track opens to its own figures.
     await page.locator("details.track-stats summary").first().click();
     await page.locator("details.track-stats").first().getByText("Listeners").waitFor();

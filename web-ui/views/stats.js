@@ -20,7 +20,7 @@ function fill(series, days) {
   const today = new Date();
   for (let i = days - 1; i >= 0; i--) {
     const d = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() - i)).toISOString().slice(0, 10);
-    out.push(byDate.get(d) || { date: d, plays: 0, seconds: 0, complete: 0 });
+    out.push(byDate.get(d) || { date: d, plays: 0, seconds: 0, complete: 0, last_listened: 0 });
   }
   return out;
 }
@@ -93,6 +93,9 @@ export async function render(ctx) {
     return ctx.page("Statistics", controls, failed(err));
   }
   const all = fill(s.series, s.days);
+  // Distinct listeners since each day: the listeners whose latest play is on or after it.
+  let since = 0;
+  const reach = [...all].reverse().map((p) => ({ label: p.date, value: (since += p.last_listened) })).reverse();
   const widths = () => {
     const full = Math.max(280, Math.min(1100, ctx.main.clientWidth - 60));
     return [full, full > 700 ? full / 2 - 20 : full];
@@ -137,6 +140,7 @@ export async function render(ctx) {
       figure("All-time plays", s.total_plays.toLocaleString()),
       figure("All-time listeners", s.total_listeners.toLocaleString())),
     spec({ id: "plays", title: `Plays per day, last ${s.days} days`, points: all.map((p) => ({ label: p.date, value: p.plays })), format: (v) => String(Math.round(v * 10) / 10), width: full }),
+    spec({ id: "listeners", title: "Distinct listeners since each day", line: true, points: reach, format: (v) => String(Math.round(v)), width: full }),
     el("div", { class: "two" },
       spec({ id: "time", title: "Time listened per day", points: all.map((p) => ({ label: p.date, value: p.seconds })), format: mins, width: half }),
       spec({ id: "completion", title: "Completion rate per day", line: true, max: 1,
@@ -152,7 +156,7 @@ export async function render(ctx) {
     drawnAt = f;
     for (const fig of ctx.main.querySelectorAll("figure[data-chart]")) {
       const spec = specs[fig.dataset.chart];
-      fig.replaceWith(chart({ ...spec, width: spec.id === "plays" ? f : h }));
+      fig.replaceWith(chart({ ...spec, width: spec.id === "plays" || spec.id === "listeners" ? f : h }));
     }
   });
   resized.observe(ctx.main);
