@@ -125,13 +125,7 @@ impl App {
         let data_dir = config.data.dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
-        // A media folder that cannot be created (on a read-only mount, or not mounted yet)
-        // is reported by every scan; the server still starts.
-        for folder in &config.library.folders {
-            if let Err(e) = std::fs::create_dir_all(folder) {
-                tracing::warn!(folder = %folder.display(), error = %e, "cannot create a media folder");
-            }
-        }
+        create_media_folders(&config.library.folders);
         let store = Store::open(
             &store_path(&config),
             &store_options(&config),
@@ -142,15 +136,17 @@ impl App {
             &data_dir,
             config.auth.jwt_secret.as_ref().map(|s| s.expose()),
         )?;
+        // Web sign-in and Subsonic logins share the same limits.
+        let throttle = auth::throttle::Limits {
+            per_user: config.auth.login_throttle.max_failures_per_user,
+            per_client: config.auth.login_throttle.max_failures_per_client,
+            window: config.auth.login_throttle.window,
+        };
         let settings = accounts::Settings {
             registration: config.auth.registration.into(),
             access_ttl: config.auth.access_token_ttl,
             refresh_ttl: config.auth.refresh_token_ttl,
-            throttle: auth::throttle::Limits {
-                per_user: config.auth.login_throttle.max_failures_per_user,
-                per_client: config.auth.login_throttle.max_failures_per_client,
-                window: config.auth.login_throttle.window,
-            },
+            throttle,
             avatars_dir: data_dir.join("avatars"),
         };
         let accounts = Arc::new(Accounts::new(store.clone(), &secret, settings)?);
@@ -207,16 +203,8 @@ impl App {
             .context("while opening playlists and listening data")?,
         );
         let credentials = Arc::new(
-            subsonic::credentials::Credentials::open(
-                &store,
-                &secret,
-                auth::throttle::Limits {
-                    per_user: config.auth.login_throttle.max_failures_per_user,
-                    per_client: config.auth.login_throttle.max_failures_per_client,
-                    window: config.auth.login_throttle.window,
-                },
-            )
-            .context("while opening the app passwords")?,
+            subsonic::credentials::Credentials::open(&store, &secret, throttle)
+                .context("while opening the app passwords")?,
         );
         let app = App(Arc::new(AppInner {
             credentials,
@@ -242,11 +230,7 @@ impl App {
     /// log filter belongs to the process and is swapped by its owner. Returns the keys that
     /// changed from `old` but take a restart, for the caller to report.
     pub fn reload(&self, old: &Config, new: &Config) -> Vec<String> {
-        for folder in &new.library.folders {
-            if let Err(e) = std::fs::create_dir_all(folder) {
-                tracing::warn!(folder = %folder.display(), error = %e, "cannot create a media folder");
-            }
-        }
+        create_media_folders(&new.library.folders);
         if self.library.set_folders(new.library.folders.clone()) {
             tracing::info!(folders = ?new.library.folders, "media folders changed");
         }
@@ -380,4 +364,14 @@ pub async fn run(
         .context("while flushing the store")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Creates missing media folders. One that cannot be created (on a read-only mount, or not
+/// mounted yet) is reported by every scan; the server still starts.
+fn create_media_folders(folders: &[PathBuf]) {
+    for folder in folders {
+        if let Err(e) = std::fs::create_dir_all(folder) {
+            tracing::warn!(folder = %folder.display(), error = %e, "cannot create a media folder");
+        }
+    }
 }
