@@ -16,6 +16,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::domain::{now, AppPasswordId, TrackId, UnixTime, UserId};
@@ -294,7 +295,9 @@ impl Credentials {
         for r in self.passwords.scan_prefix(&user) {
             let (_, p) = r?;
             if let Some(secret) = self.unseal(user, &p) {
-                if subsonic_token(&secret, salt) == token {
+                // In constant time, so response timing says nothing about how much matched.
+                let expected = subsonic_token(&secret, salt);
+                if bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
                     return Ok(true);
                 }
             }
