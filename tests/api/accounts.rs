@@ -164,7 +164,7 @@ async fn profile_edit_is_validated_and_kept() {
     assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
 
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 128]));
     let mut out = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)

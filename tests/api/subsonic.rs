@@ -760,6 +760,42 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
         Err(opensubsonic::Error::Api(e)) => assert_eq!(e.code, 70),
         other => panic!("no avatar yet: {other:?}"),
     }
+    let res = s
+        .req(reqwest::Method::PUT, "/api/v1/me/avatar")
+        .bearer_auth(&access)
+        .header("content-type", "image/png")
+        .body(crate::accounts::png(64, 64))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let me: Value = res.json().await.unwrap();
+    let web = s
+        .get(me["avatar_url"].as_str().unwrap())
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let res = s
+        .get("/rest/getAvatar")
+        .query(&[
+            ("u", "pia"),
+            ("p", pw.as_str()),
+            ("v", "1.16.1"),
+            ("c", "t"),
+        ])
+        .query(&[("username", "pia")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(bytes, web, "the same picture as the web app's");
+    assert!(image::load_from_memory(&bytes).is_ok());
 
     // Playlists are the web app's playlists, private ones stay private.
     let pl = c
