@@ -118,20 +118,35 @@ pub fn store_path(config: &Config) -> PathBuf {
     config.data.dir.join("db")
 }
 
+fn create_data_dir(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.data.dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("while creating the data directory {}", dir.display()))
+}
+
 impl App {
     /// Creates the data and media folders if missing, opens (and migrates) the store, loads
     /// or creates the signing secret, and loads the catalog.
     pub async fn open(config: Config) -> anyhow::Result<App> {
-        let data_dir = config.data.dir.clone();
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("while creating the data directory {}", data_dir.display()))?;
-        create_media_folders(&config.library.folders);
+        create_data_dir(&config)?;
         let store = Store::open(
             &store_path(&config),
             &store_options(&config),
             &store::tables::SCHEMA,
         )
         .context("while opening the store")?;
+        App::with_store(config, store).await
+    }
+
+    /// Builds the app on a store the caller has already opened.
+    ///
+    /// Commands that must tell "a server holds the store" apart from other failures open the
+    /// store themselves and hand it over: opening it twice in one process would race with
+    /// sled's background threads releasing the first handle's lock.
+    pub async fn with_store(config: Config, store: Store) -> anyhow::Result<App> {
+        create_data_dir(&config)?;
+        let data_dir = config.data.dir.clone();
+        create_media_folders(&config.library.folders);
         let secret = auth::secret::load_or_create(
             &data_dir,
             config.auth.jwt_secret.as_ref().map(|s| s.expose()),

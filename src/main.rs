@@ -391,8 +391,8 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     // Opening the store first gives the clear "server is running" message before anything else.
-    drop(open_store(&config)?);
-    let app = App::open(config).await?;
+    let store = open_store(&config)?;
+    let app = App::with_store(config, store).await?;
     let accounts = &app.accounts;
     match command {
         UserCommand::Add {
@@ -468,8 +468,7 @@ fn scan(config: Config, full: bool, runtime: &tokio::runtime::Runtime) -> anyhow
     };
     let status = match open_store(&config) {
         Ok(store) => {
-            drop(store);
-            let app = runtime.block_on(App::open(config))?;
+            let app = runtime.block_on(App::with_store(config, store))?;
             let library = app.library.clone();
             let worker = std::thread::spawn(move || library.scan_blocking(full));
             while !worker.is_finished() {
