@@ -246,7 +246,7 @@ pub fn get_bookmarks(ctx: &Ctx) -> Res {
             "comment": b.comment,
             "created": time(b.created_at),
             "changed": time(b.changed_at),
-            "entry": value(&ctx.song(&r, &t)?),
+            "entry": value(&ctx.song(&r, t)?),
         }));
     }
     Ok(Out::Body("bookmarks", json!({ "bookmark": bookmark })))

@@ -100,7 +100,7 @@ pub fn get_artist(ctx: &Ctx, p: &Params) -> Res {
     let id: ArtistId = id_param(p, "id", "artist")?;
     let r = ctx.app.catalog.read();
     let a = r.artist(id)?;
-    Ok(Out::typed("artist", ctx.artist(&r, a, true)?))
+    Out::typed(ctx, "artist", &ctx.artist(&r, a, true)?)
 }
 
 /// `getAlbum`.
@@ -108,7 +108,7 @@ pub fn get_album(ctx: &Ctx, p: &Params) -> Res {
     let id: AlbumId = id_param(p, "id", "album")?;
     let r = ctx.app.catalog.read();
     let a = r.album(id)?;
-    Ok(Out::typed("album", ctx.album(&r, a, true)?))
+    Out::typed(ctx, "album", &ctx.album(&r, a, true)?)
 }
 
 /// `getSong`.
@@ -116,7 +116,7 @@ pub fn get_song(ctx: &Ctx, p: &Params) -> Res {
     let id: TrackId = id_param(p, "id", "song")?;
     let r = ctx.app.catalog.read();
     let t = r.track(id)?;
-    Ok(Out::typed("song", ctx.song(&r, &t)?))
+    Out::typed(ctx, "song", &ctx.song(&r, t)?)
 }
 
 /// `getMusicDirectory`: an artist's albums, or an album's songs.

@@ -155,13 +155,13 @@ pub fn get_album_list(ctx: &Ctx, p: &Params, name: &str) -> Res {
             .into_iter()
             .map(|a| ctx.album(&r, a, false))
             .collect::<Res<Vec<_>>>()?;
-        Ok(Out::typed("albumList2", AlbumList { album }))
+        Out::typed(ctx, "albumList2", &AlbumList { album })
     } else {
         let album = albums
             .into_iter()
             .map(|a| ctx.album_child(a))
             .collect::<Res<Vec<_>>>()?;
-        Ok(Out::typed("albumList", AlbumList { album }))
+        Out::typed(ctx, "albumList", &AlbumList { album })
     }
 }
 
@@ -181,7 +181,7 @@ pub fn get_random_songs(ctx: &Ctx, p: &Params) -> Res {
         .into_iter()
         .map(|i| tracks[i]);
     let song = ctx.songs(&r, picked)?;
-    Ok(Out::typed("randomSongs", SongList { song }))
+    Out::typed(ctx, "randomSongs", &SongList { song })
 }
 
 /// `getSongsByGenre`.
@@ -202,7 +202,7 @@ pub fn get_songs_by_genre(ctx: &Ctx, p: &Params) -> Res {
         )
         .items;
     let song = ctx.songs(&r, tracks)?;
-    Ok(Out::typed("songsByGenre", SongList { song }))
+    Out::typed(ctx, "songsByGenre", &SongList { song })
 }
 
 /// `getStarred` and `getStarred2`: followed artists, saved albums and liked songs.
@@ -264,7 +264,7 @@ pub fn get_now_playing(ctx: &Ctx) -> Res {
         let Ok(track) = r.track(np.track) else {
             continue;
         };
-        let mut v = value(&ctx.song(&r, &track)?);
+        let mut v = value(&ctx.song(&r, track)?);
         let username = ctx
             .app
             .accounts
@@ -355,14 +355,15 @@ pub fn search23(ctx: &Ctx, p: &Params, name: &str) -> Res {
             .map(|a| ctx.album(&r, a, false))
             .collect::<Res<Vec<_>>>()?;
         let song = ctx.songs(&r, tracks)?;
-        return Ok(Out::typed(
+        return Out::typed(
+            ctx,
             "searchResult3",
-            Found {
+            &Found {
                 artist,
                 album,
                 song,
             },
-        ));
+        );
     }
     let artist: Vec<Value> = artists
         .into_iter()

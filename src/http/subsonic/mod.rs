@@ -47,35 +47,34 @@ pub(crate) enum Out {
     Empty,
     /// `status="ok"` with one element, named by the key.
     Body(&'static str, Value),
-    /// The same with a typed payload: JSON is written from it directly, without building a
-    /// tree first (the large answers: albums, songs, search results).
-    Typed(&'static str, Box<dyn Payload>),
+    /// The same with a payload already written for the asked format: JSON text, written
+    /// from the typed answer without building a tree first (the large answers: albums, songs,
+    /// search results), or a tree for XML.
+    Typed(&'static str, Payload),
     /// Bytes (audio, a picture), not an envelope.
     Raw(Response),
 }
 
-/// A typed payload, written as JSON directly or turned into a tree for XML.
-pub(crate) trait Payload: Send {
-    /// The payload as a JSON tree (for XML).
-    fn tree(&self) -> Value;
-    /// The payload as JSON text.
-    fn json(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
-}
-
-impl<T: serde::Serialize + Send> Payload for T {
-    fn tree(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-
-    fn json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        serde_json::to_writer(out, self)
-    }
+/// A typed answer, written while the catalog data it borrows is still held.
+pub(crate) enum Payload {
+    /// The whole JSON answer, envelope included.
+    Json(Vec<u8>),
+    /// The value as a tree, for XML.
+    Tree(Value),
 }
 
 impl Out {
-    /// A typed answer named `key`.
-    pub fn typed<T: serde::Serialize + Send + 'static>(key: &'static str, payload: T) -> Out {
-        Out::Typed(key, Box::new(payload))
+    /// A typed answer named `key`, in the format the caller asked for.
+    pub fn typed<T: serde::Serialize>(ctx: &Ctx, key: &'static str, payload: &T) -> Res {
+        let payload = if ctx.json {
+            Payload::Json(render::json_document(key, payload).map_err(|e| {
+                tracing::error!(error = %e, "writing a subsonic JSON answer failed");
+                SubsonicError::new(code::GENERIC, "internal server error")
+            })?)
+        } else {
+            Payload::Tree(serde_json::to_value(payload).unwrap_or(Value::Null))
+        };
+        Ok(Out::Typed(key, payload))
     }
 }
 
@@ -161,6 +160,8 @@ pub(crate) struct Ctx {
     pub actor: Actor,
     pub user: User,
     pub client: String,
+    /// Whether the answer is JSON (or JSONP) rather than XML.
+    pub json: bool,
     /// The caller's liked tracks and track ratings, read once per request when there are few
     /// (one range read instead of two lookups per song in a 500-song page); `None` inside
     /// when there are too many to hold, and each song is then looked up.
@@ -398,6 +399,7 @@ fn authenticate(app: &App, p: &Params, ip: IpAddr) -> Res<Ctx> {
                 },
                 user,
                 client: p.get("c").unwrap_or_default().to_owned(),
+                json: !matches!(Format::of(p), Ok(Format::Xml { .. })),
                 app: app.clone(),
                 song_marks: std::sync::OnceLock::new(),
             })

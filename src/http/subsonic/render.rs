@@ -11,7 +11,7 @@ use quick_xml::Writer;
 use serde_json::{Map, Value};
 use warp::reply::Response;
 
-use super::{Out, Params, Res};
+use super::{Out, Params, Payload, Res};
 use crate::subsonic::{code, SubsonicError, API_VERSION};
 
 const XMLNS: &str = "http://subsonic.org/restapi";
@@ -103,10 +103,16 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
         Ok(Out::Raw(res)) => return res,
         Ok(Out::Empty) => (envelope(true), None),
         Ok(Out::Body(key, value)) => (envelope(true), Some((key, value))),
-        Ok(Out::Typed(key, payload)) => match format {
-            Format::Json | Format::Jsonp(_) => return typed_json(format, key, &*payload),
-            Format::Xml { .. } => (envelope(true), Some((key, payload.tree()))),
+        Ok(Out::Typed(key, Payload::Json(json))) => match format {
+            Format::Json | Format::Jsonp(_) => return json_reply(format, json),
+            // Not reached: the payload was written for the format asked for.
+            Format::Xml { .. } => {
+                let mut doc: Value = serde_json::from_slice(&json).unwrap_or(Value::Null);
+                let value = doc["subsonic-response"][key].take();
+                (envelope(true), Some((key, value)))
+            }
         },
+        Ok(Out::Typed(key, Payload::Tree(value))) => (envelope(true), Some((key, value))),
         Err(e) => {
             let mut env = envelope(false);
             let error = serde_json::json!({"code": e.code, "message": e.message});
@@ -123,17 +129,7 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
             prune_nulls_map(&mut env);
             root.insert("subsonic-response".into(), Value::Object(env));
             let json = serde_json::to_vec(&Value::Object(root)).unwrap_or_default();
-            match format {
-                Format::Jsonp(cb) => {
-                    let mut body = Vec::with_capacity(json.len() + cb.len() + 3);
-                    body.extend_from_slice(cb.as_bytes());
-                    body.push(b'(');
-                    body.extend_from_slice(&json);
-                    body.extend_from_slice(b");");
-                    reply(body, "text/javascript; charset=utf-8")
-                }
-                _ => reply(json, "application/json"),
-            }
+            json_reply(format, json)
         }
         Format::Xml { legacy } => match xml(&env, *legacy) {
             Ok(body) => reply(body, "text/xml; charset=utf-8"),
@@ -153,38 +149,37 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
     }
 }
 
-/// JSON (or JSONP) of a typed payload: the envelope's fields, then the payload serialised
-/// straight into the same buffer.
-fn typed_json(format: &Format, key: &str, payload: &dyn super::Payload) -> Response {
+/// The whole JSON answer for `payload` named `key`: the envelope's fields, then the payload
+/// serialised straight into the same buffer.
+pub(super) fn json_document<T: serde::Serialize>(
+    key: &str,
+    payload: &T,
+) -> serde_json::Result<Vec<u8>> {
     let mut body = Vec::with_capacity(16 * 1024);
-    if let Format::Jsonp(cb) = format {
-        body.extend_from_slice(cb.as_bytes());
-        body.push(b'(');
-    }
     body.extend_from_slice(b"{\"subsonic-response\":");
-    let head = serde_json::to_vec(&Value::Object(envelope(true))).unwrap_or_default();
+    let head = serde_json::to_vec(&Value::Object(envelope(true)))?;
     // The envelope's object without its closing brace, then `,"key":payload}`.
     body.extend_from_slice(&head[..head.len().saturating_sub(1)]);
-    body.extend_from_slice(b",");
-    let _ = serde_json::to_writer(&mut body, key);
+    body.push(b',');
+    serde_json::to_writer(&mut body, key)?;
     body.push(b':');
-    if let Err(e) = payload.json(&mut body) {
-        tracing::error!(error = %e, "writing a subsonic JSON answer failed");
-        let mut env = envelope(false);
-        env.insert(
-            "error".into(),
-            serde_json::json!({"code": code::GENERIC, "message": "internal server error"}),
-        );
-        let json = serde_json::to_vec(&serde_json::json!({ "subsonic-response": env }));
-        return reply(json.unwrap_or_default(), "application/json");
-    }
+    serde_json::to_writer(&mut body, payload)?;
     body.extend_from_slice(b"}}");
+    Ok(body)
+}
+
+/// A JSON document as the answer, wrapped in the callback for JSONP.
+fn json_reply(format: &Format, json: Vec<u8>) -> Response {
     match format {
-        Format::Jsonp(_) => {
+        Format::Jsonp(cb) => {
+            let mut body = Vec::with_capacity(json.len() + cb.len() + 3);
+            body.extend_from_slice(cb.as_bytes());
+            body.push(b'(');
+            body.extend_from_slice(&json);
             body.extend_from_slice(b");");
             reply(body, "text/javascript; charset=utf-8")
         }
-        _ => reply(body, "application/json"),
+        _ => reply(json, "application/json"),
     }
 }
 
@@ -305,7 +300,8 @@ mod tests {
             (Format::Json, "", ""),
             (Format::Jsonp("cb".into()), "cb(", ");"),
         ] {
-            let res = typed_json(&format, "album", &payload);
+            let json = json_document("album", &payload).unwrap();
+            let res = render(&format, Ok(Out::Typed("album", Payload::Json(json))));
             let body = res.into_body().collect().await.unwrap().to_bytes();
             let text = std::str::from_utf8(&body).unwrap();
             let inner = text
