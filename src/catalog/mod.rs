@@ -129,13 +129,18 @@ pub struct TrackRow {
     pub fingerprint: u64,
 }
 
+/// A map keyed by id. Every song in a list or an answer looks up its album and artists, so
+/// these maps use a fast hash (seeded per process, as an id's bits could be chosen through a
+/// name) instead of SipHash.
+type IdMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Track rows packed in one vector and found by id through a small map. A map holding the rows
 /// themselves would leave an eighth or more of its row-sized buckets empty, and its capacity
 /// doubles; here only the id map does.
 #[derive(Default)]
 struct Rows {
     rows: Vec<TrackRow>,
-    at: HashMap<TrackId, u32>,
+    at: IdMap<TrackId, u32>,
 }
 
 impl Rows {
@@ -193,8 +198,8 @@ struct State {
     path_hasher: std::hash::RandomState,
     /// Genre, format and folder names, one allocation each however many rows hold them.
     symbols: HashSet<Arc<str>>,
-    albums: HashMap<AlbumId, Album>,
-    artists: HashMap<ArtistId, Artist>,
+    albums: IdMap<AlbumId, Album>,
+    artists: IdMap<ArtistId, Artist>,
     /// Bumped on every change, so cached list orders know when they are stale.
     generation: u64,
 }
