@@ -92,6 +92,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_ready(base, tries=600, pause=0.1):
+    """Waits until the server at `base` answers /healthz."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(base + "/healthz")
+            return
+        except OSError:
+            time.sleep(pause)
+
+
+def admin_token(base):
+    """An access token for the admin account the benchmark created with PASSWORD."""
+    req = urllib.request.Request(base + "/api/v1/auth/login", data=json.dumps(
+        {"username": "admin", "password": PASSWORD}).encode(), headers={"content-type": "application/json"})
+    return json.load(urllib.request.urlopen(req))["access_token"]
+
+
 def watcher_latency(binary, music_src, runs=5):
     samples = []
     with tempfile.TemporaryDirectory() as d:
@@ -104,15 +121,8 @@ def watcher_latency(binary, music_src, runs=5):
                                  f"127.0.0.1:{port}", "--media", music], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/healthz")
-                break
-            except OSError:
-                time.sleep(0.05)
-        req = urllib.request.Request(base + "/api/v1/auth/login", data=json.dumps(
-            {"username": "admin", "password": PASSWORD}).encode(), headers={"content-type": "application/json"})
-        token = json.load(urllib.request.urlopen(req))["access_token"]
+        wait_ready(base, tries=100, pause=0.05)
+        token = admin_token(base)
         sources = [os.path.join(r, f) for r, _, fs in os.walk(music_src) for f in fs if not f.startswith(".")]
         for i in range(runs):
             dst = os.path.join(music, f"copy{i}" + os.path.splitext(sources[i])[1])
@@ -138,15 +148,8 @@ def serve_figures(binary, data, music, secs):
     proc = subprocess.Popen([binary, "--data-dir", data, "serve", "--listen", f"127.0.0.1:{port}", "--media", music],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(base + "/healthz")
-            break
-        except OSError:
-            time.sleep(0.1)
-    req = urllib.request.Request(base + "/api/v1/auth/login", data=json.dumps(
-        {"username": "admin", "password": PASSWORD}).encode(), headers={"content-type": "application/json"})
-    token = json.load(urllib.request.urlopen(req))["access_token"]
+    wait_ready(base)
+    token = admin_token(base)
     get = lambda p: json.load(urllib.request.urlopen(urllib.request.Request(base + p, headers={"authorization": f"Bearer {token}"})))
     while get("/api/v1/library/scan")["state"] != "idle":
         time.sleep(0.2)

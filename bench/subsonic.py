@@ -21,7 +21,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,13 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import library  # noqa: E402  (the shared library generator)
 
-PASSWORD = "bench-password-123"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+PASSWORD = library.PASSWORD
 
 
 def wrk(url, secs, lua=None):
@@ -85,7 +78,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         data = os.path.join(d, "data")
         library.scan(binary, data, music)
-        port = free_port()
+        port = library.free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("MUSEWAVE_")}
         env.update(MUSEWAVE_ADMIN_PASSWORD=PASSWORD, MUSEWAVE_LOG__LEVEL="warn")
         proc = subprocess.Popen([binary, "--data-dir", data, "serve", "--listen", f"127.0.0.1:{port}",
@@ -99,15 +92,8 @@ def main():
 
 def run(port, args):
     base = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(base + "/healthz")
-            break
-        except OSError:
-            time.sleep(0.1)
-    req = urllib.request.Request(base + "/api/v1/auth/login", data=json.dumps(
-        {"username": "admin", "password": PASSWORD}).encode(), headers={"content-type": "application/json"})
-    token = json.load(urllib.request.urlopen(req))["access_token"]
+    library.wait_ready(base)
+    token = library.admin_token(base)
     auth = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     while json.load(urllib.request.urlopen(urllib.request.Request(
             base + "/api/v1/library/scan", headers=auth)))["state"] != "idle":
