@@ -103,15 +103,8 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
         Ok(Out::Raw(res)) => return res,
         Ok(Out::Empty) => (envelope(true), None),
         Ok(Out::Body(key, value)) => (envelope(true), Some((key, value))),
-        Ok(Out::Typed(key, Payload::Json(json))) => match format {
-            Format::Json | Format::Jsonp(_) => return json_reply(format, json),
-            // Not reached: the payload was written for the format asked for.
-            Format::Xml { .. } => {
-                let mut doc: Value = serde_json::from_slice(&json).unwrap_or(Value::Null);
-                let value = doc["subsonic-response"][key].take();
-                (envelope(true), Some((key, value)))
-            }
-        },
+        // Written as JSON only when the request asked for JSON or JSONP (`Ctx::json`).
+        Ok(Out::Typed(_, Payload::Json(json))) => return json_reply(format, json),
         Ok(Out::Typed(key, Payload::Tree(value))) => (envelope(true), Some((key, value))),
         Err(e) => {
             let mut env = envelope(false);
