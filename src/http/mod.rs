@@ -43,7 +43,7 @@ use warp::{Filter, Reply};
 
 use self::error::handle_rejection;
 use self::extract::{actor, client_ip, json, maybe_actor, query, raw_body};
-use self::router::{PathParams, RouteDoc, Router};
+use self::router::{PathParams, RouteDoc, Router, Routes, Site};
 use crate::App;
 
 /// A JSON response with `status`.
@@ -62,7 +62,7 @@ fn plain(m: BoxedFilter<(PathParams,)>) -> BoxedFilter<()> {
 }
 
 /// Every documented route.
-pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
+pub fn api(app: &App) -> (Routes, Vec<RouteDoc>) {
     let json_limit = app.config.server.max_json_body_bytes;
     let image_limit = app.config.server.max_image_body_bytes;
     let a = app;
@@ -849,8 +849,10 @@ pub fn api(app: &App) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
         .finish()
 }
 
-/// The whole site: API, documents, web UI, with every rejection rendered as JSON.
-pub fn routes(app: &App) -> BoxedFilter<(Response,)> {
+/// The whole site: API, documents, web UI, with every rejection rendered as JSON. A path in
+/// one of the API's route groups is answered by that group alone: no other filter matches it
+/// (the documents, `/rest`, `/metrics` and the web UI have paths of their own).
+pub fn routes(app: &App) -> Site {
     let (api, route_docs) = api(app);
     let docs = docs::Docs::new(&docs::document(&route_docs));
     let schema = {
@@ -876,31 +878,43 @@ pub fn routes(app: &App) -> BoxedFilter<(Response,)> {
             docs.swagger(tail.as_str())
         });
     let ui = webui::filter(&app.config.server.base_url);
-    let site = api
-        .or(schema)
-        .unify()
+    let site = schema
         .or(swagger)
         .unify()
         .or(subsonic::filter(app))
-        .unify();
+        .unify()
+        .boxed();
+    let site = match api.ungrouped {
+        Some(ungrouped) => ungrouped.or(site).unify().boxed(),
+        None => site,
+    };
     let site = if app.config.metrics.enabled && app.config.metrics.listen.is_none() {
         site.or(metrics::filter(app)).unify().boxed()
     } else {
-        site.boxed()
+        site
     };
-    site.or(ui)
+    let rest = site
+        .or(ui)
         .unify()
         .recover(handle_rejection)
         .unify()
-        .boxed()
+        .boxed();
+    let groups = api
+        .groups
+        .into_iter()
+        .map(|(key, group)| (key, group.recover(handle_rejection).unify().boxed()))
+        .collect();
+    Site::new(groups, rest)
 }
 
 /// The separate metrics listener's routes: `/metrics` only.
-pub fn metrics_routes(app: &App) -> BoxedFilter<(Response,)> {
-    metrics::filter(app)
-        .recover(handle_rejection)
-        .unify()
-        .boxed()
+pub fn metrics_routes(app: &App) -> Site {
+    Site::single(
+        metrics::filter(app)
+            .recover(handle_rejection)
+            .unify()
+            .boxed(),
+    )
 }
 
 /// `path` (absolute, from the root of the site) as clients must ask for it: under

@@ -1,6 +1,13 @@
 //! Routes are registered from their OpenAPI operation: the method and path a handler is served
 //! at are read from its `#[utoipa::path]` attribute, so the router and the API document come
 //! from one source and a route cannot be missing from the document.
+//!
+//! warp tries alternatives one after the other, and each one it passes costs a boxed future and
+//! a rejection. With a hundred routes in one chain, a request for the last of them paid for all
+//! the others. Routes are therefore grouped by the first [`KEY_SEGMENTS`] segments of their
+//! path, and a request goes straight to its group ([`Routes::group`]).
+
+use std::collections::HashMap;
 
 use std::sync::{Arc, OnceLock};
 
@@ -146,6 +153,34 @@ fn match_path(segments: &[Segment], path: &str) -> Option<Vec<String>> {
     Some(params)
 }
 
+/// How many leading path segments pick a route's group: `/api/v1/tracks` for the track routes.
+pub const KEY_SEGMENTS: usize = 3;
+
+/// The group key of a request path (as sent, not decoded): its first [`KEY_SEGMENTS`]
+/// segments, or all of them when it has fewer.
+pub fn group_key(path: &str) -> &str {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    match path.match_indices('/').nth(KEY_SEGMENTS - 1) {
+        Some((end, _)) => &path[..end],
+        None => path,
+    }
+}
+
+/// The group key every path matching `segments` has, when the template fixes it: its leading
+/// segments up to [`KEY_SEGMENTS`] are literal (a template `/{x}/...` or `/docs/{tail*}` has
+/// none).
+fn template_key(segments: &[Segment]) -> Option<String> {
+    let lead = &segments[..segments.len().min(KEY_SEGMENTS)];
+    let literals: Option<Vec<&str>> = lead
+        .iter()
+        .map(|s| match s {
+            Segment::Literal(l) => Some(l.as_str()),
+            Segment::Param | Segment::Tail => None,
+        })
+        .collect();
+    Some(literals?.join("/"))
+}
+
 /// A filter matching operation `P`'s method and path and extracting its path parameters.
 /// A matching path with another method is rejected as 405.
 fn matcher(doc: &RouteDoc) -> BoxedFilter<(PathParams,)> {
@@ -179,8 +214,59 @@ fn matcher(doc: &RouteDoc) -> BoxedFilter<(PathParams,)> {
 /// Collects routes and their documentation.
 #[derive(Default)]
 pub struct Router {
-    filter: Option<BoxedFilter<(Response,)>>,
+    routes: Routes,
     docs: Vec<RouteDoc>,
+}
+
+/// The routes, grouped by the key every path they match has.
+#[derive(Default)]
+pub struct Routes {
+    /// By [`group_key`], each group a chain in registration order.
+    pub groups: HashMap<String, BoxedFilter<(Response,)>>,
+    /// Routes whose leading segments are not all literal, in registration order.
+    pub ungrouped: Option<BoxedFilter<(Response,)>>,
+}
+
+/// A site's filters: each group's on its own, and what answers every other path.
+#[derive(Clone)]
+pub struct Site {
+    groups: Arc<HashMap<String, BoxedFilter<(Response,)>>>,
+    rest: BoxedFilter<(Response,)>,
+}
+
+impl Site {
+    /// Paths with a key in `groups` go to that group's filter alone, all others to `rest`.
+    /// Each filter must render its own rejections.
+    pub fn new(
+        groups: HashMap<String, BoxedFilter<(Response,)>>,
+        rest: BoxedFilter<(Response,)>,
+    ) -> Self {
+        Self {
+            groups: Arc::new(groups),
+            rest,
+        }
+    }
+
+    /// One filter for every path.
+    pub fn single(filter: BoxedFilter<(Response,)>) -> Self {
+        Self::new(HashMap::new(), filter)
+    }
+
+    /// The filter that answers `path`.
+    pub fn filter(&self, path: &str) -> &BoxedFilter<(Response,)> {
+        self.groups.get(group_key(path)).unwrap_or(&self.rest)
+    }
+}
+
+/// `route` tried after `chain`.
+fn chain(
+    chain: Option<BoxedFilter<(Response,)>>,
+    route: BoxedFilter<(Response,)>,
+) -> BoxedFilter<(Response,)> {
+    match chain {
+        None => route,
+        Some(prev) => prev.or(route).unify().boxed(),
+    }
 }
 
 impl Router {
@@ -196,22 +282,20 @@ impl Router {
             operation: P::operation(),
         };
         let route = build(matcher(&doc));
-        self.filter = Some(match self.filter.take() {
-            None => route,
-            Some(prev) => prev.or(route).unify().boxed(),
-        });
+        match template_key(&parse_template(&doc.path)) {
+            Some(key) => {
+                let prev = self.routes.groups.remove(&key);
+                self.routes.groups.insert(key, chain(prev, route));
+            }
+            None => self.routes.ungrouped = Some(chain(self.routes.ungrouped.take(), route)),
+        }
         self.docs.push(doc);
         self
     }
 
-    /// The combined filter and the documentation of every route in it.
-    pub fn finish(self) -> (BoxedFilter<(Response,)>, Vec<RouteDoc>) {
-        let filter = self.filter.unwrap_or_else(|| {
-            warp::any()
-                .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
-                .boxed()
-        });
-        (filter, self.docs)
+    /// The routes and the documentation of every one of them.
+    pub fn finish(self) -> (Routes, Vec<RouteDoc>) {
+        (self.routes, self.docs)
     }
 }
 
@@ -221,6 +305,31 @@ mod tests {
 
     fn m(t: &str, p: &str) -> Option<Vec<String>> {
         match_path(&parse_template(t), p)
+    }
+
+    #[test]
+    fn a_path_matching_a_template_has_the_template_group_key() {
+        let key = |t: &str| template_key(&parse_template(t));
+        for (template, path) in [
+            ("/api/v1/tracks/{id}/stream", "/api/v1/tracks/x%2F/stream"),
+            ("/api/v1/tracks", "/api/v1/tracks"),
+            ("/api/v1/me", "/api/v1/me"),
+            ("/healthz", "/healthz"),
+            ("/api/v1/users/{id}", "/api/v1/users/a"),
+        ] {
+            assert!(m(template, path).is_some(), "{template} {path}");
+            assert_eq!(
+                key(template).as_deref(),
+                Some(group_key(path)),
+                "{template}"
+            );
+        }
+        assert_eq!(key("/docs/{tail*}"), None);
+        assert_eq!(key("/{a}/b"), None);
+        assert_eq!(key("/a/{b}"), None);
+        assert_eq!(group_key("/api/v1/tracks/1/stream"), "api/v1/tracks");
+        assert_eq!(group_key("/"), "");
+        assert_eq!(group_key("/rest/ping.view"), "rest/ping.view");
     }
 
     #[test]

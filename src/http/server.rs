@@ -20,12 +20,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower_service::Service;
 use tracing::Instrument;
-use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
 use super::error::ApiError;
 use super::extract::ClientAddr;
-use super::router::RouteSlot;
+use super::router::{RouteSlot, Site};
 use crate::metrics::{Metrics, StreamGuard};
 
 /// Per-connection bound on buffered response bytes and on a request's head; see `serve`.
@@ -164,14 +163,13 @@ fn prefix_location(base: &str, res: &mut Response) {
 /// at most `drain` before cutting the remaining connections.
 pub async fn serve(
     listener: TcpListener,
-    filter: BoxedFilter<(Response,)>,
+    site: Site,
     shutdown: impl Future<Output = ()>,
     options: ServeOptions,
 ) {
     let options = Arc::new(options);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut connections = JoinSet::new();
-    let service = warp::service(filter);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -193,7 +191,7 @@ pub async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-        let svc = service.clone();
+        let site = site.clone();
         let opts = options.clone();
         let hyper_svc = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
             let started = Instant::now();
@@ -218,7 +216,7 @@ pub async fn serve(
                     if let Some(uri) = uri {
                         *req.uri_mut() = uri;
                     }
-                    let mut svc = svc.clone();
+                    let mut svc = warp::service(site.filter(req.uri().path()).clone());
                     Ok(svc.call(req))
                 }
                 Prefixed::AddSlash(to) => Err(redirect(&to)),
