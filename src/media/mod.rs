@@ -9,6 +9,7 @@
 //! catalog's in-memory shape can change without touching this module.
 
 pub mod cache;
+mod open_files;
 pub mod range;
 pub mod serve;
 pub mod transcode;
@@ -112,6 +113,7 @@ fn open_file(track: TrackId, path: &Path) -> Result<(File, std::fs::Metadata)> {
 /// Audio files and their download counts.
 pub struct Media {
     downloads: Table<TrackId, u64>,
+    open_files: open_files::OpenFiles,
 }
 
 impl Media {
@@ -119,6 +121,7 @@ impl Media {
     pub fn new(store: &Store) -> Result<Self> {
         Ok(Self {
             downloads: store.table(DOWNLOADS)?,
+            open_files: open_files::OpenFiles::default(),
         })
     }
 
@@ -137,16 +140,24 @@ impl Media {
         let mime = mime_guess::from_path(&path)
             .first_raw()
             .unwrap_or("application/octet-stream");
-        // open(2) and fstat(2) can block on a slow or network disk.
-        let opened = path.clone();
-        let (file, meta) = tokio::task::spawn_blocking(move || open_file(id, &opened))
-            .await
-            .map_err(|e| Error::Internal(format!("opening an audio file: {e}")))??;
+        let (file, meta) = match self.open_files.get(id, &path) {
+            Some(open) => open,
+            None => {
+                // open(2) and fstat(2) can block on a slow or network disk.
+                let opened = path.clone();
+                let (file, meta) = tokio::task::spawn_blocking(move || open_file(id, &opened))
+                    .await
+                    .map_err(|e| Error::Internal(format!("opening an audio file: {e}")))??;
+                let file = Arc::new(file);
+                self.open_files.insert(id, &path, file.clone());
+                (file, meta)
+            }
+        };
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
         let len = meta.len();
         Ok(AudioFile {
             track: id,
-            file: Arc::new(file),
+            file,
             len,
             validators: Validators {
                 etag: etag(id, len, modified),

@@ -2,9 +2,9 @@
 //! `multipart/byteranges` body whose part headers are interleaved with file ranges. Nothing
 //! reads a whole file into memory.
 //!
-//! The body is a [`Stream`] that reads at most one chunk ahead of what the connection has
-//! taken, so the HTTP layer's back-pressure paces the disk: a slow player costs two chunks,
-//! and a client that disconnects drops the stream, which ends the reading.
+//! The body is a [`Stream`] that reads a chunk only when the connection asks for one, so the
+//! HTTP layer's back-pressure paces the disk: a slow player costs at most two chunks, and a
+//! client that disconnects drops the stream, which ends the reading.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -21,9 +21,10 @@ use tokio::task::JoinHandle;
 
 use super::range::ByteRange;
 
-/// Bytes read from the file per chunk. Large enough that the per-chunk cost (a blocking-pool
-/// hop and a `pread`) is small against the copy, small enough that hundreds of concurrent
-/// streams hold little memory. The HTTP server queues at most one chunk per connection.
+/// Bytes read from the file per chunk. Large enough that the per-chunk cost (a `preadv2`, or a
+/// blocking-pool hop when the disk must be read) is small against the copy, small enough that
+/// hundreds of concurrent streams hold little memory. The HTTP server queues at most one chunk
+/// per connection.
 pub const CHUNK: usize = 64 * 1024;
 
 /// One piece of a body.
@@ -101,13 +102,17 @@ impl Body {
             bufs: [BytesMut::new(), BytesMut::new()],
             turn: 0,
             reading: None,
+            nowait: true,
         }
     }
 }
 
-/// The chunks of a [`Body`]. Reads run on the blocking pool, one chunk ahead of the
-/// connection: while one chunk is written, the next is read, so disk and socket overlap. A
-/// stream therefore holds at most two chunks, in two buffers used in turn.
+/// The chunks of a [`Body`]. A chunk whose bytes are in the page cache is read right away on
+/// the task that asks for it (`preadv2` with `RWF_NOWAIT`, which fails instead of waiting for
+/// the disk); only the rest goes through the blocking pool, one read at a time. A thread
+/// hand-off costs more than copying a cached chunk, and seeks on a keep-alive connection are
+/// mostly cached. The kernel's readahead, which a refused read also starts, keeps a sequential
+/// stream ahead of the disk.
 #[derive(Debug)]
 pub struct FileStream {
     file: Arc<File>,
@@ -122,6 +127,9 @@ pub struct FileStream {
     bufs: [BytesMut; 2],
     turn: usize,
     reading: Option<JoinHandle<io::Result<BytesMut>>>,
+    /// Whether reads without waiting are worth trying: not after the file system refused one
+    /// as unsupported.
+    nowait: bool,
 }
 
 fn read_chunk(file: &File, mut buf: BytesMut, at: u64) -> io::Result<BytesMut> {
@@ -131,23 +139,73 @@ fn read_chunk(file: &File, mut buf: BytesMut, at: u64) -> io::Result<BytesMut> {
     Ok(buf)
 }
 
+/// What a read that must not wait for the disk got.
+#[derive(Debug, PartialEq, Eq)]
+enum Cached {
+    /// This many bytes (at least one) were in the page cache.
+    Read(usize),
+    /// None were (or the end of the file came first): read on the blocking pool.
+    Wait,
+    /// The file system does not do reads without waiting.
+    Unsupported,
+}
+
+/// Reads what the page cache holds of `buf.len()` bytes at `at`, without waiting for the disk.
+#[cfg(target_os = "linux")]
+fn read_cached(file: &File, buf: &mut [u8], at: u64) -> Cached {
+    use rustix::io::{preadv2, Errno, ReadWriteFlags};
+    match preadv2(
+        file,
+        &mut [io::IoSliceMut::new(buf)],
+        at,
+        ReadWriteFlags::NOWAIT,
+    ) {
+        Ok(0) => Cached::Wait,
+        Ok(n) => Cached::Read(n),
+        Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => Cached::Unsupported,
+        Err(_) => Cached::Wait,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_cached(_: &File, _: &mut [u8], _: u64) -> Cached {
+    Cached::Unsupported
+}
+
 impl FileStream {
-    /// Starts reading the next chunk of the current file piece, if any is left.
-    fn start_read(&mut self) -> bool {
-        if self.next >= self.end {
-            return false;
-        }
+    /// The next chunk of the current file piece: read now when the page cache has it (`Some`),
+    /// otherwise started on the blocking pool (`None`, with `reading` set). `next < end`.
+    fn read(&mut self) -> Option<Bytes> {
         let n = (self.end - self.next).min(CHUNK as u64) as usize;
         let mut buf = std::mem::take(&mut self.bufs[self.turn]);
         buf.clear();
         buf.reserve(n);
         buf.resize(n, 0);
+        if self.nowait {
+            match read_cached(&self.file, &mut buf, self.next) {
+                Cached::Read(got) => {
+                    buf.truncate(got);
+                    self.next += got as u64;
+                    return Some(self.hand_out(buf));
+                }
+                Cached::Wait => {}
+                Cached::Unsupported => self.nowait = false,
+            }
+        }
         let (file, at) = (self.file.clone(), self.next);
         self.next += n as u64;
         self.reading = Some(tokio::task::spawn_blocking(move || {
             read_chunk(&file, buf, at)
         }));
-        true
+        None
+    }
+
+    /// The bytes read into `buf`, as a chunk; `buf` keeps its allocation for a later turn.
+    fn hand_out(&mut self, mut buf: BytesMut) -> Bytes {
+        let chunk = buf.split().freeze();
+        self.bufs[self.turn] = buf;
+        self.turn ^= 1;
+        chunk
     }
 
     /// Ends the body after a failed read.
@@ -170,13 +228,7 @@ impl Stream for FileStream {
                 };
                 this.reading = None;
                 return Poll::Ready(Some(match done {
-                    Ok(Ok(mut buf)) => {
-                        let chunk = buf.split().freeze();
-                        this.bufs[this.turn] = buf;
-                        this.turn ^= 1;
-                        this.start_read();
-                        Ok(chunk)
-                    }
+                    Ok(Ok(buf)) => Ok(this.hand_out(buf)),
                     Ok(Err(e)) => {
                         tracing::warn!(error = %e, "reading an audio file failed mid-stream");
                         this.stop();
@@ -188,8 +240,11 @@ impl Stream for FileStream {
                     }
                 }));
             }
-            if this.start_read() {
-                continue;
+            if this.next < this.end {
+                match this.read() {
+                    Some(chunk) => return Poll::Ready(Some(Ok(chunk))),
+                    None => continue,
+                }
             }
             match this.pieces.pop_front() {
                 None => return Poll::Ready(None),
@@ -217,8 +272,15 @@ mod tests {
     }
 
     async fn collect(body: Body) -> Vec<u8> {
+        collect_stream(body, true).await
+    }
+
+    /// The body's bytes, read without waiting when `nowait`, otherwise all on the blocking
+    /// pool (as when the page cache lacks them).
+    async fn collect_stream(body: Body, nowait: bool) -> Vec<u8> {
         let expected = body.len();
         let mut s = body.into_stream();
+        s.nowait = nowait;
         let mut out = Vec::new();
         while let Some(chunk) = s.next().await {
             let chunk = chunk.unwrap();
@@ -251,6 +313,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reads_from_the_page_cache_and_from_the_blocking_pool_agree() {
+        let len = CHUNK * 2 + 5;
+        let (f, data) = file_of(len);
+        let file = Arc::new(File::open(f.path()).unwrap());
+        let whole = ByteRange {
+            first: 0,
+            last: len as u64 - 1,
+        };
+        for nowait in [true, false] {
+            let got = collect_stream(Body::range(file.clone(), whole), nowait).await;
+            assert_eq!(got, data, "nowait {nowait}");
+        }
+    }
+
+    #[test]
+    fn a_cached_read_reads_what_is_there_and_leaves_the_end_to_the_blocking_read() {
+        let (f, data) = file_of(100);
+        let file = File::open(f.path()).unwrap();
+        let mut buf = [0u8; 40];
+        // Just written: in the page cache (or the file system cannot tell, and says so).
+        match read_cached(&file, &mut buf, 10) {
+            Cached::Read(n) => assert_eq!(&buf[..n], &data[10..10 + n]),
+            Cached::Unsupported => {}
+            Cached::Wait => panic!("a file just written was not read from the page cache"),
+        }
+        // Past the end: nothing to read now; the blocking read reports the short file.
+        assert!(matches!(
+            read_cached(&file, &mut buf, 100),
+            Cached::Wait | Cached::Unsupported
+        ));
+    }
+
+    #[tokio::test]
     async fn multipart_bodies_frame_each_range() {
         let (f, data) = file_of(1000);
         let file = Arc::new(File::open(f.path()).unwrap());
@@ -275,18 +370,28 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_that_shrank_ends_the_stream_with_an_error() {
-        let (f, _) = file_of(CHUNK * 2);
-        let file = Arc::new(File::open(f.path()).unwrap());
-        f.as_file().set_len(10).unwrap();
-        let mut s = Body::range(
-            file,
-            ByteRange {
-                first: 0,
-                last: (CHUNK * 2 - 1) as u64,
-            },
-        )
-        .into_stream();
-        assert!(s.next().await.unwrap().is_err());
-        assert!(s.next().await.is_none());
+        for nowait in [true, false] {
+            let (f, data) = file_of(CHUNK * 2);
+            let file = Arc::new(File::open(f.path()).unwrap());
+            f.as_file().set_len(10).unwrap();
+            let mut s = Body::range(
+                file,
+                ByteRange {
+                    first: 0,
+                    last: (CHUNK * 2 - 1) as u64,
+                },
+            )
+            .into_stream();
+            s.nowait = nowait;
+            // What is still there may come first (a read from the page cache stops at the
+            // end); then the error, then nothing.
+            let mut got = Vec::new();
+            while let Ok(chunk) = s.next().await.expect("the stream ended without an error") {
+                got.extend_from_slice(&chunk);
+            }
+            assert_eq!(got, &data[..got.len()], "nowait {nowait}");
+            assert!(got.len() <= 10, "nowait {nowait}");
+            assert!(s.next().await.is_none(), "nowait {nowait}");
+        }
     }
 }

@@ -827,6 +827,14 @@ async fn unknown_tracks_and_vanished_files_are_json_404s() {
         }
     }
 
+    // Served once, so the server may hold the file open; it must still notice it is gone.
+    assert_partial(
+        get_range(&s, &token, &lib.wav_id, "bytes=0-9").await,
+        &lib.wav,
+        0,
+        9,
+    )
+    .await;
     vanish_media(&lib);
     for path in [
         stream_path(&lib.wav_id),
