@@ -14,7 +14,7 @@ use crate::error::{AuthFailure, Error};
 /// An error of the HTTP layer: a service error, or a request that never reached a service.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// From a service; status by variant (see [`ApiError::status`]).
+    /// From a service; status by variant (see `ApiError::status_and_code`).
     #[error(transparent)]
     Service(#[from] Error),
     /// 400: the body is not valid JSON or does not match the expected shape.

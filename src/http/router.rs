@@ -5,10 +5,9 @@
 //! warp tries alternatives one after the other, and each one it passes costs a boxed future and
 //! a rejection. With a hundred routes in one chain, a request for the last of them paid for all
 //! the others. Routes are therefore grouped by the first [`KEY_SEGMENTS`] segments of their
-//! path, and a request goes straight to its group ([`Routes::group`]).
+//! path, and a request goes straight to its group ([`Site::filter`]).
 
 use std::collections::HashMap;
-
 use std::sync::{Arc, OnceLock};
 
 use http::Method;
@@ -38,8 +37,9 @@ impl RouteSlot {
     }
 }
 
-/// A route has the path but not the method. Kept apart from [`ApiError`] so that when a
-/// sibling route with the right method fails (say, 401), that failure is what the client sees.
+/// A route has the path but not the method. Kept apart from
+/// [`ApiError`](super::error::ApiError) so that when a sibling route with the right method
+/// fails (say, 401), that failure is what the client sees.
 #[derive(Debug)]
 pub struct MethodMismatch;
 

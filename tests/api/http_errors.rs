@@ -36,12 +36,15 @@ async fn unknown_route_is_a_json_404_and_wrong_method_a_json_405() {
         "route_not_found",
     )
     .await;
-    assert_error(
-        s.get("/api/v1/me/").send().await.unwrap(),
-        StatusCode::NOT_FOUND,
-        "route_not_found",
-    )
-    .await;
+    // Under a route group's key, but no route of the group matches.
+    for path in ["/api/v1/me/", "/api/v1/tracks/x/nope"] {
+        assert_error(
+            s.get(path).send().await.unwrap(),
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+        )
+        .await;
+    }
     assert_error(
         s.req(Method::DELETE, "/api/v1/me").send().await.unwrap(),
         StatusCode::METHOD_NOT_ALLOWED,
