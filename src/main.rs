@@ -266,6 +266,7 @@ async fn reload_on_hangup(
 }
 
 async fn serve(config: Config, source: ConfigSource, level: LogLevel) -> anyhow::Result<()> {
+    raise_open_file_limit();
     let shutdown = shutdown_signal()?;
     // Installed before readiness: SIGHUP's default action would end the process.
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -304,6 +305,30 @@ async fn serve(config: Config, source: ConfigSource, level: LogLevel) -> anyhow:
     let result = musewave::run(app, listener, shutdown).await;
     reloader.abort();
     result
+}
+
+/// Raises the soft limit on open files to the hard limit. Each stream holds a socket and a file,
+/// and recently served files stay open: 500 streams of distinct tracks come close to the soft
+/// limit of 1,024 that systemd and most shells start a process with, while the hard limit is
+/// usually far higher. Nothing here uses `select(2)`, which the soft limit protects.
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        return;
+    }
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => {
+            tracing::debug!(from = ?limit.current, to = ?limit.maximum, "raised the open file limit")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, soft = ?limit.current, "could not raise the open file limit")
+        }
+    }
 }
 
 /// `musewave health`: a GET of `/healthz` over plain HTTP/1.1, for health checks where no

@@ -6,7 +6,12 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub fn musewave(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_musewave"));
+    command(env!("CARGO_BIN_EXE_musewave"), dir)
+}
+
+/// `program` run in `dir` without the test's own musewave settings.
+fn command(program: &str, dir: &std::path::Path) -> Command {
+    let mut c = Command::new(program);
     c.current_dir(dir).env_remove("RUST_LOG");
     for (k, _) in std::env::vars() {
         if k.starts_with("MUSEWAVE_") {
@@ -47,9 +52,17 @@ fn first_run_creates_folders_prints_admin_and_notifies_systemd() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
+    // Started with a low soft limit on open files, which the server raises.
     let mut child = KillOnDrop(
-        musewave(dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+        command("sh", dir.path())
+            .args([
+                "-c",
+                "ulimit -Sn 256 2>/dev/null; exec \"$0\" \"$@\"",
+                env!("CARGO_BIN_EXE_musewave"),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env("NOTIFY_SOCKET", &sock_path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -72,6 +85,17 @@ fn first_run_creates_folders_prints_admin_and_notifies_systemd() {
     assert!(all.contains("listening on http://127.0.0.1:"), "{all}");
     assert!(dir.path().join("musewave-data").is_dir());
     assert!(dir.path().join("music").is_dir());
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.0.id())).unwrap();
+    let files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        files[3], files[4],
+        "soft limit raised to the hard one: {files:?}"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
