@@ -1079,11 +1079,13 @@ impl Inner {
 
     /// The best `k` of the selected documents that `allowed` lets through, taking the match
     /// tiers in order until the heap is full of better ones. Passes after `passes` are skipped.
+    /// `blocks`: the indexes of the blocks of `sets` that hold a selected document, each with
+    /// the mask of its documents that may be ranked; the others are not looked at, in any pass.
     fn rank<'a>(
         &'a self,
         query: &Query,
         sets: &[Block],
-        allowed: impl Fn(usize) -> u64,
+        blocks: &[(u32, u64)],
         passes: usize,
         k: usize,
         ranks: Option<&[u32]>,
@@ -1093,8 +1095,10 @@ impl Inner {
             if top.is_full_above(best_tier) {
                 break;
             }
-            for (i, block) in sets.iter().enumerate() {
-                let mut bits = take(block) & allowed(i);
+            for &(i, allowed) in blocks {
+                let i = i as usize;
+                let block = &sets[i];
+                let mut bits = take(block) & allowed;
                 while bits != 0 {
                     let bit = bits & bits.wrapping_neg();
                     bits ^= bit;
@@ -1145,21 +1149,22 @@ impl Inner {
         for &kind in kinds {
             wanted[kind.index()] = true;
         }
-        for kind in Kind::ALL.into_iter().filter(|k| wanted[k.index()]) {
-            totals[kind.index()] = sets
-                .iter()
-                .zip(&self.kind_slots[kind.index()])
-                .map(|(b, &of_kind)| (b.any & of_kind).count_ones() as usize)
-                .sum();
+        // The blocks with a selected document of a wanted kind, found while counting: a kind
+        // with few matches then ranks them without walking every block once per pass.
+        let mut blocks = Vec::new();
+        for (i, b) in sets.iter().enumerate() {
+            let mut allowed = 0;
+            for kind in Kind::ALL.into_iter().filter(|k| wanted[k.index()]) {
+                let of_kind = b.any & self.kind_slots[kind.index()][i];
+                totals[kind.index()] += of_kind.count_ones() as usize;
+                allowed |= of_kind;
+            }
+            if allowed != 0 {
+                blocks.push((i as u32, allowed));
+            }
         }
-        let allowed = |i: usize| {
-            Kind::ALL
-                .into_iter()
-                .filter(|k| wanted[k.index()])
-                .fold(0, |m, k| m | self.kind_slots[k.index()][i])
-        };
         let hits = self
-            .rank(query, sets, allowed, PASSES.len(), k, ranks)
+            .rank(query, sets, &blocks, PASSES.len(), k, ranks)
             .into_iter()
             .skip(offset)
             .map(|c| Hit {
@@ -1175,8 +1180,12 @@ impl Inner {
         let Some(sets) = self.select(query, true) else {
             return Vec::new();
         };
+        let blocks: Vec<(u32, u64)> = (0..sets.len())
+            .filter(|&i| sets[i].any != 0)
+            .map(|i| (i as u32, u64::MAX))
+            .collect();
         // The first two passes are the name word-prefix matches, the only ones suggested.
-        self.rank(query, &sets, |_| u64::MAX, 2, limit, ranks)
+        self.rank(query, &sets, &blocks, 2, limit, ranks)
             .into_iter()
             .map(|c| Suggestion {
                 kind: c.kind,
