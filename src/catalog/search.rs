@@ -1145,18 +1145,19 @@ impl Inner {
         ranks: Option<&[u32]>,
     ) -> Results {
         let mut totals = [0; Kind::ALL.len()];
-        let mut wanted = [false; Kind::ALL.len()];
-        for &kind in kinds {
-            wanted[kind.index()] = true;
-        }
+        let wanted: Vec<usize> = Kind::ALL
+            .into_iter()
+            .filter(|k| kinds.contains(k))
+            .map(Kind::index)
+            .collect();
         // The blocks with a selected document of a wanted kind, found while counting: a kind
         // with few matches then ranks them without walking every block once per pass.
         let mut blocks = Vec::new();
         for (i, b) in sets.iter().enumerate() {
             let mut allowed = 0;
-            for kind in Kind::ALL.into_iter().filter(|k| wanted[k.index()]) {
-                let of_kind = b.any & self.kind_slots[kind.index()][i];
-                totals[kind.index()] += of_kind.count_ones() as usize;
+            for &k in &wanted {
+                let of_kind = b.any & self.kind_slots[k][i];
+                totals[k] += of_kind.count_ones() as usize;
                 allowed |= of_kind;
             }
             if allowed != 0 {

@@ -92,22 +92,25 @@ mod tests {
         f.write_all(bytes).unwrap();
     }
 
-    fn kept(files: &OpenFiles, id: TrackId, path: &Path) -> Arc<File> {
-        let file = Arc::new(File::open(path).unwrap());
-        files.insert(id, path, file.clone());
-        file
+    fn kept(files: &OpenFiles, id: TrackId, path: &Path) {
+        files.insert(id, path, Arc::new(File::open(path).unwrap()));
+    }
+
+    /// A new folder with `a.flac` holding `bytes`, and its handle kept for a new track.
+    fn one_kept(bytes: &[u8]) -> (tempfile::TempDir, PathBuf, OpenFiles, TrackId) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.flac");
+        write(&path, bytes);
+        let (files, id) = (OpenFiles::default(), TrackId::new());
+        kept(&files, id, &path);
+        (dir, path, files, id)
     }
 
     #[test]
     fn a_kept_handle_is_reused_with_fresh_metadata() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.flac");
-        write(&path, b"12345");
-        let files = OpenFiles::default();
-        let id = TrackId::new();
-        let file = kept(&files, id, &path);
+        let (dir, path, files, id) = one_kept(b"12345");
         let (again, meta) = files.get(id, &path).unwrap();
-        assert!(Arc::ptr_eq(&file, &again));
+        assert!(Arc::ptr_eq(&files.kept.lock()[&id].file, &again));
         assert_eq!(meta.len(), 5);
         // Changed in place: the same handle, the new length.
         std::fs::OpenOptions::new()
@@ -144,12 +147,7 @@ mod tests {
 
     #[test]
     fn a_deleted_or_replaced_file_is_not_served_from_its_old_handle() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.flac");
-        write(&path, b"old");
-        let files = OpenFiles::default();
-        let id = TrackId::new();
-        kept(&files, id, &path);
+        let (dir, path, files, id) = one_kept(b"old");
         let new = dir.path().join("new.flac");
         write(&new, b"new!");
         std::fs::rename(&new, &path).unwrap();
@@ -162,12 +160,7 @@ mod tests {
 
     #[test]
     fn at_most_capacity_handles_are_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.flac");
-        write(&path, b"x");
-        let files = OpenFiles::default();
-        let first = TrackId::new();
-        kept(&files, first, &path);
+        let (_dir, path, files, first) = one_kept(b"x");
         for _ in 0..CAPACITY + 10 {
             kept(&files, TrackId::new(), &path);
         }
