@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use hashbrown::HashTable;
 use parking_lot::RwLock;
+use smallvec::SmallVec;
 
 use self::search::{fold, Doc, Kind, SearchIndex};
 pub use self::views::{
@@ -88,15 +89,15 @@ pub struct Artist {
 }
 
 /// What memory keeps of a track: enough for lists, filters, sorting, artwork and the scanner,
-/// in about two hundred bytes. Every other tag is in the stored [`Track`].
+/// in 240 bytes plus its title and path. Every other tag is in the stored [`Track`].
 #[derive(Debug)]
 pub struct TrackRow {
     /// Stable id.
     pub id: TrackId,
     /// Title.
     pub title: Box<str>,
-    /// Performing artists, in tag order.
-    pub artist_ids: Box<[ArtistId]>,
+    /// Performing artists, in tag order. Most tracks have one, kept in the row itself.
+    pub artist_ids: SmallVec<[ArtistId; 1]>,
     /// Its album.
     pub album_id: AlbumId,
     /// The album artist (Various Artists for compilations).
@@ -109,8 +110,9 @@ pub struct TrackRow {
     pub year: Option<i32>,
     /// Duration in milliseconds.
     pub duration_ms: u64,
-    /// Genres, shared with every other track that has them.
-    pub genres: Box<[Arc<str>]>,
+    /// Genres, shared with every other track that has them. Most tracks have one, kept in the
+    /// row itself.
+    pub genres: SmallVec<[Arc<str>; 1]>,
     /// Container format (`flac`, `mp3`, ...), shared.
     pub format: Arc<str>,
     /// When the track entered the catalog.
@@ -134,37 +136,114 @@ pub struct TrackRow {
 /// name) instead of SipHash.
 type IdMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// Track rows packed in one vector and found by id through a small map. A map holding the rows
-/// themselves would leave an eighth or more of its row-sized buckets empty, and its capacity
-/// doubles; here only the id map does.
+/// Track rows packed in one vector, found by id or by path through two tables of row indexes.
+/// The id and the path live once, in the row: a map keyed by them would hold a copy of each
+/// and leave an eighth or more of its buckets empty, and a map holding the rows would do that
+/// with row-sized buckets. Here an entry is four bytes.
 #[derive(Default)]
 struct Rows {
     rows: Vec<TrackRow>,
-    at: IdMap<TrackId, u32>,
+    /// Row indexes by the hash of the row's id.
+    by_id: HashTable<u32>,
+    /// Row indexes by the hash of the row's (folder, path).
+    by_path: HashTable<u32>,
+    id_hasher: foldhash::fast::RandomState,
+    path_hasher: std::hash::RandomState,
 }
 
 impl Rows {
-    fn get(&self, id: &TrackId) -> Option<&TrackRow> {
-        self.at.get(id).map(|&i| &self.rows[i as usize])
+    fn id_hash(&self, id: &TrackId) -> u64 {
+        self.id_hasher.hash_one(id)
     }
 
-    fn insert(&mut self, id: TrackId, row: TrackRow) {
-        match self.at.get(&id) {
-            Some(&i) => self.rows[i as usize] = row,
-            None => {
-                self.at.insert(id, self.rows.len() as u32);
-                self.rows.push(row);
+    fn path_hash(&self, folder: &str, rel: &[u8]) -> u64 {
+        self.path_hasher.hash_one((folder, rel))
+    }
+
+    fn index_of(&self, id: &TrackId) -> Option<usize> {
+        let rows = &self.rows;
+        (self.by_id)
+            .find(self.id_hash(id), |&i| rows[i as usize].id == *id)
+            .map(|&i| i as usize)
+    }
+
+    fn get(&self, id: &TrackId) -> Option<&TrackRow> {
+        self.index_of(id).map(|i| &self.rows[i])
+    }
+
+    fn find_path(&self, folder: &str, rel: &[u8]) -> Option<&TrackRow> {
+        let rows = &self.rows;
+        let at_path = |i: &u32| {
+            let r = &rows[*i as usize];
+            &*r.folder == folder && &*r.rel == rel
+        };
+        (self.by_path)
+            .find(self.path_hash(folder, rel), at_path)
+            .map(|&i| &rows[i as usize])
+    }
+
+    /// Adds the row, or replaces the row with its id.
+    fn insert(&mut self, row: TrackRow) {
+        let i = match self.index_of(&row.id) {
+            Some(i) => {
+                self.unlink(i);
+                self.rows[i] = row;
+                i
             }
-        }
+            None => {
+                self.rows.push(row);
+                self.rows.len() - 1
+            }
+        };
+        self.link(i);
     }
 
     fn remove(&mut self, id: &TrackId) -> Option<TrackRow> {
-        let i = self.at.remove(id)? as usize;
-        let row = self.rows.swap_remove(i);
-        if let Some(moved) = self.rows.get(i) {
-            self.at.insert(moved.id, i as u32);
+        let i = self.index_of(id)?;
+        self.unlink(i);
+        let last = self.rows.len() - 1;
+        if i != last {
+            // The last row moves into the hole: its entries must say where it went.
+            let (id_hash, path_hash) = self.hashes(last);
+            for (table, hash) in [(&mut self.by_id, id_hash), (&mut self.by_path, path_hash)] {
+                if let Some(at) = table.find_mut(hash, |&j| j as usize == last) {
+                    *at = i as u32;
+                }
+            }
         }
-        Some(row)
+        Some(self.rows.swap_remove(i))
+    }
+
+    fn hashes(&self, i: usize) -> (u64, u64) {
+        let r = &self.rows[i];
+        (self.id_hash(&r.id), self.path_hash(&r.folder, &r.rel))
+    }
+
+    fn link(&mut self, i: usize) {
+        let (id_hash, path_hash) = self.hashes(i);
+        let Rows {
+            rows,
+            by_id,
+            by_path,
+            id_hasher,
+            path_hasher,
+        } = self;
+        by_id.insert_unique(id_hash, i as u32, |&j| {
+            id_hasher.hash_one(rows[j as usize].id)
+        });
+        by_path.insert_unique(path_hash, i as u32, |&j| {
+            let r = &rows[j as usize];
+            path_hasher.hash_one((&*r.folder, &*r.rel))
+        });
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (id_hash, path_hash) = self.hashes(i);
+        for (table, hash) in [(&mut self.by_id, id_hash), (&mut self.by_path, path_hash)] {
+            if let Ok(entry) = table.find_entry(hash, |&j| j as usize == i) {
+                entry.remove();
+            }
+        }
     }
 
     fn values(&self) -> std::slice::Iter<'_, TrackRow> {
@@ -175,27 +254,28 @@ impl Rows {
         self.rows.len()
     }
 
-    /// Gives back the room a burst of additions left behind (the vector doubles as it grows).
+    /// Gives back the room a burst of additions left behind (vectors and tables double as
+    /// they grow).
     fn shrink_to_fit(&mut self) {
         self.rows.shrink_to_fit();
-        self.at.shrink_to_fit();
-    }
-}
-
-impl std::ops::Index<&TrackId> for Rows {
-    type Output = TrackRow;
-
-    fn index(&self, id: &TrackId) -> &TrackRow {
-        &self.rows[self.at[id] as usize]
+        let Rows {
+            rows,
+            by_id,
+            by_path,
+            id_hasher,
+            path_hasher,
+        } = self;
+        by_id.shrink_to_fit(|&j| id_hasher.hash_one(rows[j as usize].id));
+        by_path.shrink_to_fit(|&j| {
+            let r = &rows[j as usize];
+            path_hasher.hash_one((&*r.folder, &*r.rel))
+        });
     }
 }
 
 #[derive(Default)]
 struct State {
     tracks: Rows,
-    /// Track ids by the hash of their (folder, path): the path lives once, in the row.
-    by_path: HashTable<TrackId>,
-    path_hasher: std::hash::RandomState,
     /// Genre, format and folder names, one allocation each however many rows hold them.
     symbols: HashSet<Arc<str>>,
     albums: IdMap<AlbumId, Album>,
@@ -256,9 +336,9 @@ impl Catalog {
                 let (_, track) = entry?;
                 state.add(&track);
             }
-            state.tracks.shrink_to_fit();
         }
         catalog.reindex_all();
+        catalog.shrink();
         Ok(catalog)
     }
 
@@ -510,7 +590,8 @@ impl Catalog {
 
     /// Releases memory left spare by many additions (after a scan).
     pub fn shrink(&self) {
-        self.state.write().tracks.shrink_to_fit();
+        self.state.write().shrink_to_fit();
+        self.search.shrink_to_fit();
     }
 
     /// Makes the catalog's writes durable.
@@ -611,19 +692,19 @@ fn artist_doc(a: &Artist) -> Doc {
 }
 
 impl State {
-    fn path_hash(&self, folder: &str, rel: &[u8]) -> u64 {
-        self.path_hasher.hash_one((folder, rel))
+    /// Gives back what growing left spare: vectors and maps double as they grow.
+    fn shrink_to_fit(&mut self) {
+        self.tracks.shrink_to_fit();
+        self.symbols.shrink_to_fit();
+        self.albums.shrink_to_fit();
+        self.artists.shrink_to_fit();
+        for artist in self.artists.values_mut() {
+            artist.tracks.shrink_to_fit();
+        }
     }
 
     fn find_path(&self, folder: &str, rel: &[u8]) -> Option<TrackId> {
-        let hash = self.path_hash(folder, rel);
-        self.by_path
-            .find(hash, |id| {
-                self.tracks
-                    .get(id)
-                    .is_some_and(|t| &*t.folder == folder && &*t.rel == rel)
-            })
-            .copied()
+        self.tracks.find_path(folder, rel).map(|t| t.id)
     }
 
     fn symbol(&mut self, name: &str) -> Arc<str> {
@@ -684,7 +765,8 @@ impl State {
         self.artist_entry(t.album_artist_id, &album_artist, t.added_at)
             .albums
             .insert(t.album_id);
-        let genres: Box<[Arc<str>]> = t.tags.genres.iter().map(|g| self.symbol(g)).collect();
+        let genres: SmallVec<[Arc<str>; 1]> =
+            t.tags.genres.iter().map(|g| self.symbol(g)).collect();
         let format = self.symbol(&t.audio.container);
         let folder = self.symbol(&t.file.folder);
         let album = self.albums.entry(t.album_id).or_insert_with(|| Album {
@@ -726,7 +808,7 @@ impl State {
         let row = TrackRow {
             id: t.id,
             title: t.tags.title.as_str().into(),
-            artist_ids: t.artist_ids.as_slice().into(),
+            artist_ids: t.artist_ids.iter().copied().collect(),
             album_id: t.album_id,
             album_artist_id: t.album_artist_id,
             track_number: t.tags.track_number,
@@ -743,32 +825,13 @@ impl State {
             mtime_ns: t.file.mtime_ns,
             fingerprint: t.file.fingerprint,
         };
-        let hash = self.path_hash(&row.folder, &row.rel);
-        let Self {
-            tracks,
-            by_path,
-            path_hasher,
-            ..
-        } = self;
-        by_path.insert_unique(hash, t.id, |id| {
-            tracks
-                .get(id)
-                .map_or(0, |r| path_hasher.hash_one((&*r.folder, &*r.rel)))
-        });
-        tracks.insert(t.id, row);
+        self.tracks.insert(row);
         self.generation += 1;
         touched
     }
 
     fn remove(&mut self, id: TrackId) -> Touched {
         let mut touched = Touched::default();
-        let hash = match self.tracks.get(&id) {
-            Some(t) => self.path_hash(&t.folder, &t.rel),
-            None => return touched,
-        };
-        if let Ok(entry) = self.by_path.find_entry(hash, |x| *x == id) {
-            entry.remove();
-        }
         let Some(t) = self.tracks.remove(&id) else {
             return touched;
         };
@@ -836,14 +899,14 @@ mod tests {
         TrackRow {
             id,
             title: title.into(),
-            artist_ids: Box::default(),
+            artist_ids: SmallVec::new(),
             album_id: AlbumId::new(),
             album_artist_id: ArtistId::new(),
             track_number: None,
             disc_number: None,
             year: None,
             duration_ms: 0,
-            genres: Box::default(),
+            genres: SmallVec::new(),
             format: "flac".into(),
             added_at: 0,
             embedded_cover: false,
@@ -856,26 +919,45 @@ mod tests {
     }
 
     #[test]
+    fn a_row_stays_small() {
+        // A hundred thousand of them live in memory; one artist and one genre fit inline.
+        assert!(std::mem::size_of::<TrackRow>() <= 240);
+    }
+
+    #[test]
     fn rows_stay_findable_as_others_are_removed_and_replaced() {
         let mut rows = Rows::default();
         let ids: Vec<TrackId> = (0..50).map(|_| TrackId::new()).collect();
         for (i, id) in ids.iter().enumerate() {
-            rows.insert(*id, row(*id, &format!("t{i}")));
+            rows.insert(row(*id, &format!("t{i}")));
         }
         // Removing from the front, middle and end moves the last row into each gap.
         for i in [0, 25, 49, 10] {
             assert_eq!(&*rows.remove(&ids[i]).unwrap().title, format!("t{i}"));
             assert!(rows.get(&ids[i]).is_none());
+            assert!(rows
+                .find_path("/music", format!("t{i}").as_bytes())
+                .is_none());
             assert!(rows.remove(&ids[i]).is_none());
         }
-        rows.insert(ids[3], row(ids[3], "replaced"));
+        rows.insert(row(ids[3], "replaced"));
         rows.shrink_to_fit();
         assert_eq!(rows.len(), 46);
+        let at_path = |rel: &str| rows.find_path("/music", rel.as_bytes()).map(|r| r.id);
+        assert_eq!(at_path("t3"), None);
+        assert_eq!(at_path("replaced"), Some(ids[3]));
+        assert_eq!(
+            rows.find_path("/elsewhere", b"replaced").map(|r| r.id),
+            None
+        );
         for (i, id) in ids.iter().enumerate() {
             match i {
                 0 | 10 | 25 | 49 => assert!(rows.get(id).is_none()),
-                3 => assert_eq!(&*rows[id].title, "replaced"),
-                _ => assert_eq!(&*rows.get(id).unwrap().title, format!("t{i}")),
+                3 => assert_eq!(&*rows.get(id).unwrap().title, "replaced"),
+                _ => {
+                    assert_eq!(&*rows.get(id).unwrap().title, format!("t{i}"));
+                    assert_eq!(at_path(&format!("t{i}")), Some(*id));
+                }
             }
         }
         assert_eq!(rows.values().count(), 46);

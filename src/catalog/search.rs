@@ -32,8 +32,7 @@
 //! memory. Persistent structures would avoid the copy but slow every read.
 
 use std::cmp::Reverse;
-use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashSet};
 use std::hash::BuildHasher;
 
 use parking_lot::RwLock;
@@ -153,8 +152,16 @@ pub struct Suggestion {
 ///
 /// Apostrophes vanish rather than split words so that `dont stop` finds `Don't Stop`.
 pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+/// [`fold`], appended to `out`.
+pub fn fold_into(s: &str, out: &mut String) {
     let mut f = Folder {
-        out: String::with_capacity(s.len()),
+        start: out.len(),
+        out,
         gap: false,
     };
     for c in s.chars() {
@@ -172,19 +179,20 @@ pub fn fold(s: &str) -> String {
             });
         }
     }
-    f.out
 }
 
 /// The output of [`fold`] under construction. A separator is only remembered, and written
 /// before the next letter, so that leading, trailing and repeated separators vanish.
-struct Folder {
-    out: String,
+struct Folder<'a> {
+    out: &'a mut String,
+    /// Where this text's output begins in `out`.
+    start: usize,
     gap: bool,
 }
 
-impl Folder {
+impl Folder<'_> {
     fn letter(&mut self, c: char) {
-        if self.gap && !self.out.is_empty() {
+        if self.gap && self.out.len() > self.start {
             self.out.push(' ');
         }
         self.gap = false;
@@ -324,6 +332,12 @@ impl SearchIndex {
         }
     }
 
+    /// Gives back the room that bulk inserts left spare: every vector here doubles as it
+    /// grows, so after a large library's load up to half of each is empty.
+    pub fn shrink_to_fit(&self) {
+        self.inner.write().shrink_to_fit();
+    }
+
     /// Removes a document; removing one that is not there does nothing.
     pub fn remove(&self, kind: Kind, id: u128) {
         self.inner.write().remove(kind, id);
@@ -332,7 +346,7 @@ impl SearchIndex {
     /// Changes a document's popularity; does nothing if it is not indexed.
     pub fn set_popularity(&self, kind: Kind, id: u128, popularity: u64) {
         let mut inner = self.inner.write();
-        if let Some(&slot) = inner.by_key.get(&(kind, id)) {
+        if let Some(slot) = inner.slot_of(kind, id) {
             inner.pops[slot as usize] = popularity;
         }
     }
@@ -498,10 +512,16 @@ type Postings = smallvec::SmallVec<[u32; 4]>;
 /// A freed word id has an empty text, a zero mask and no postings until it is reused.
 #[derive(Default)]
 struct Vocab {
-    /// Word ids by the hash of their text: the text itself lives once, in `texts`.
+    /// Word ids by the hash of their text: the text itself lives once, in `text`.
     ids: hashbrown::HashTable<u32>,
     hasher: std::hash::RandomState,
-    texts: Vec<Box<str>>,
+    /// Every word's text back to back, `spans[id]` giving where word `id`'s is: one allocation
+    /// instead of one a word, as a library's vocabulary can be as large as its track count
+    /// (titles carry numbers). Freed words leave their text behind as garbage until the next
+    /// compaction.
+    text: String,
+    spans: Vec<(u32, u32)>,
+    garbage: usize,
     /// Which characters occur (see [`char_mask`]); a word can only contain a query word whose
     /// mask is a subset, which rules out most words without touching their text.
     masks: Vec<u64>,
@@ -544,11 +564,51 @@ fn char_mask(word: &str) -> u64 {
     })
 }
 
+/// Word `id`'s text in a vocabulary's `text` and `spans`.
+fn word_text<'a>(text: &'a str, spans: &[(u32, u32)], id: usize) -> &'a str {
+    let (start, len) = spans[id];
+    &text[start as usize..(start + len) as usize]
+}
+
 impl Vocab {
+    fn text(&self, id: usize) -> &str {
+        word_text(&self.text, &self.spans, id)
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn shrink_to_fit(&mut self) {
+        let Self {
+            ids,
+            text,
+            spans,
+            hasher,
+            ..
+        } = self;
+        ids.shrink_to_fit(|&i| hasher.hash_one(word_text(text, spans, i as usize)));
+        self.text.shrink_to_fit();
+        self.spans.shrink_to_fit();
+        self.masks.shrink_to_fit();
+        self.pairs.shrink_to_fit();
+        self.heads.shrink_to_fit();
+        for list in self
+            .name_postings
+            .iter_mut()
+            .chain(&mut self.secondary_postings)
+        {
+            list.shrink_to_fit();
+        }
+        self.name_postings.shrink_to_fit();
+        self.secondary_postings.shrink_to_fit();
+        self.free.shrink_to_fit();
+    }
+
     fn find(&self, word: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(word);
         self.ids
-            .find(hash, |&id| &*self.texts[id as usize] == word)
+            .find(hash, |&id| self.text(id as usize) == word)
             .copied()
     }
 
@@ -556,31 +616,36 @@ impl Vocab {
         if let Some(id) = self.find(word) {
             return id;
         }
-        let text: Box<str> = word.into();
+        let span = (self.text.len() as u32, word.len() as u32);
+        self.text.push_str(word);
         let id = match self.free.pop() {
             Some(id) => {
                 let i = id as usize;
-                self.texts[i] = text;
+                self.spans[i] = span;
                 self.masks[i] = char_mask(word);
                 self.pairs[i] = pair_mask(word);
                 self.heads[i] = word.as_bytes()[0];
                 id
             }
             None => {
-                self.texts.push(text);
+                self.spans.push(span);
                 self.masks.push(char_mask(word));
                 self.pairs.push(pair_mask(word));
                 self.heads.push(word.as_bytes()[0]);
                 self.name_postings.push(Postings::new());
                 self.secondary_postings.push(Postings::new());
-                (self.texts.len() - 1) as u32
+                (self.spans.len() - 1) as u32
             }
         };
         let Self {
-            ids, texts, hasher, ..
+            ids,
+            text,
+            spans,
+            hasher,
+            ..
         } = self;
         ids.insert_unique(hasher.hash_one(word), id, |&i| {
-            hasher.hash_one(&*texts[i as usize])
+            hasher.hash_one(word_text(text, spans, i as usize))
         });
         self.max_len = self.max_len.max(word.len());
         id
@@ -615,18 +680,35 @@ impl Vocab {
             list.remove(at);
         }
         if self.name_postings[w].is_empty() && self.secondary_postings[w].is_empty() {
-            let hash = self.hasher.hash_one(&*self.texts[w]);
+            let hash = self.hasher.hash_one(self.text(w));
             if let Ok(entry) = self.ids.find_entry(hash, |&i| i == word) {
                 entry.remove();
             }
-            self.texts[w] = Box::default();
+            self.garbage += self.spans[w].1 as usize;
+            self.spans[w] = (0, 0);
             self.masks[w] = 0;
             self.pairs[w] = 0;
             self.heads[w] = 0;
             self.name_postings[w] = Postings::new();
             self.secondary_postings[w] = Postings::new();
             self.free.push(word);
+            self.compact_if_wasteful();
         }
+    }
+
+    /// Rewrites the text without garbage once garbage is half of it, as the index's arenas do.
+    fn compact_if_wasteful(&mut self) {
+        if self.garbage <= 65536 || self.garbage * 2 <= self.text.len() {
+            return;
+        }
+        let mut text = String::with_capacity(self.text.len() - self.garbage);
+        for span in &mut self.spans {
+            let (start, len) = *span;
+            *span = (text.len() as u32, len);
+            text.push_str(&self.text[start as usize..(start + len) as usize]);
+        }
+        self.text = text;
+        self.garbage = 0;
     }
 
     /// How many postings a query word's matches have: the cost of reading them.
@@ -654,7 +736,7 @@ impl Vocab {
         let head = word.as_bytes()[0];
         if prefix_only {
             for (id, &h) in self.heads.iter().enumerate() {
-                if h == head && self.texts[id].starts_with(word) {
+                if h == head && self.text(id).starts_with(word) {
                     matched.push((id, true));
                 }
             }
@@ -673,7 +755,7 @@ impl Vocab {
                 matched.push((id, self.heads[id] == head));
                 continue;
             }
-            let text = &self.texts[id];
+            let text = self.text(id);
             if text.starts_with(word) {
                 matched.push((id, true));
             } else if text.contains(word) {
@@ -684,7 +766,6 @@ impl Vocab {
     }
 
     fn heap_bytes(&self) -> usize {
-        let texts: usize = self.texts.iter().map(|t| t.len() + ALLOC_OVERHEAD).sum();
         let postings: usize = self
             .name_postings
             .iter()
@@ -693,9 +774,9 @@ impl Vocab {
             .map(|p| p.capacity() * 4 + ALLOC_OVERHEAD)
             .sum();
         // The id table holds an id and a control byte per bucket.
-        texts
+        self.text.capacity()
             + self.ids.capacity() * (std::mem::size_of::<u32>() + 1)
-            + self.texts.capacity() * 16
+            + self.spans.capacity() * 8
             + self.masks.capacity() * 8
             + self.pairs.capacity() * 8
             + self.heads.capacity()
@@ -760,7 +841,10 @@ struct Span {
 /// no kind and an empty span.
 #[derive(Default)]
 struct Inner {
-    by_key: HashMap<(Kind, u128), u32>,
+    /// Slots by the hash of their document's id; the kind and id live once, in `kinds` and
+    /// `ids`. A map keyed by (kind, id) would spend 48 bytes an entry on a copy of both.
+    by_key: hashbrown::HashTable<u32>,
+    key_hasher: foldhash::fast::RandomState,
     kinds: Vec<Option<Kind>>,
     /// One bitset over slots per kind, for counting matches per kind and filtering by kind.
     kind_slots: [Vec<u64>; Kind::ALL.len()],
@@ -783,11 +867,21 @@ struct Inner {
 }
 
 impl Inner {
+    fn slot_of(&self, kind: Kind, id: u128) -> Option<u32> {
+        let hash = self.key_hasher.hash_one(id);
+        let (kinds, ids) = (&self.kinds, &self.ids);
+        (self.by_key)
+            .find(hash, |&s| {
+                kinds[s as usize] == Some(kind) && ids[s as usize] == id
+            })
+            .copied()
+    }
+
     fn insert(&mut self, doc: Prepared) {
         self.generation += 1;
-        let slot = match self.by_key.entry((doc.kind, doc.id)) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(e) => {
+        let slot = match self.slot_of(doc.kind, doc.id) {
+            Some(slot) => slot,
+            None => {
                 let slot = match self.free_slots.pop() {
                     Some(slot) => slot,
                     None => {
@@ -802,8 +896,22 @@ impl Inner {
                         (self.kinds.len() - 1) as u32
                     }
                 };
+                let s = slot as usize;
+                // Set before the slot is hashed in: growing the table rehashes every entry
+                // from `ids`.
+                self.kinds[s] = Some(doc.kind);
+                self.ids[s] = doc.id;
+                let Self {
+                    by_key,
+                    key_hasher,
+                    ids,
+                    ..
+                } = self;
+                by_key.insert_unique(key_hasher.hash_one(doc.id), slot, |&t| {
+                    key_hasher.hash_one(ids[t as usize])
+                });
                 self.live += 1;
-                *e.insert(slot)
+                slot
             }
         };
         self.detach(slot);
@@ -861,9 +969,14 @@ impl Inner {
     }
 
     fn remove(&mut self, kind: Kind, id: u128) {
-        let Some(slot) = self.by_key.remove(&(kind, id)) else {
+        let hash = self.key_hasher.hash_one(id);
+        let (kinds, ids) = (&self.kinds, &self.ids);
+        let Ok(entry) = (self.by_key).find_entry(hash, |&s| {
+            kinds[s as usize] == Some(kind) && ids[s as usize] == id
+        }) else {
             return;
         };
+        let (slot, _) = entry.remove();
         self.generation += 1;
         self.detach(slot);
         let s = slot as usize;
@@ -885,6 +998,25 @@ impl Inner {
         }
         self.garbage_words += span.word_count as usize;
         self.garbage_name_bytes += (span.name_len + span.display_len) as usize;
+    }
+
+    fn shrink_to_fit(&mut self) {
+        let Self {
+            by_key,
+            key_hasher,
+            ids,
+            ..
+        } = self;
+        by_key.shrink_to_fit(|&t| key_hasher.hash_one(ids[t as usize]));
+        self.kinds.shrink_to_fit();
+        self.kind_slots.iter_mut().for_each(Vec::shrink_to_fit);
+        self.pops.shrink_to_fit();
+        self.spans.shrink_to_fit();
+        self.word_arena.shrink_to_fit();
+        self.name_arena.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        self.free_slots.shrink_to_fit();
+        self.vocab.shrink_to_fit();
     }
 
     /// Rewrites the arenas without garbage once garbage is half of them, so that memory stays
@@ -1005,7 +1137,7 @@ impl Inner {
     ) {
         let vocab = &self.vocab;
         for &(w, is_prefix) in matched {
-            let is_query = first_word && vocab.texts[w].len() == word.len();
+            let is_query = first_word && vocab.spans[w].1 as usize == word.len();
             for &p in &vocab.name_postings[w] {
                 let slot = (p >> POSTING_SHIFT) as usize;
                 let (b, bit) = (&mut sets[slot / 64], 1u64 << (slot % 64));
@@ -1044,7 +1176,7 @@ impl Inner {
     ) {
         const INSIDE: u8 = 1;
         const PREFIX: u8 = 2;
-        let mut how = vec![0u8; self.vocab.texts.len()];
+        let mut how = vec![0u8; self.vocab.len()];
         for &(w, is_prefix) in matched {
             how[w] = if is_prefix { PREFIX } else { INSIDE };
         }
@@ -1210,7 +1342,7 @@ impl Inner {
 
     fn heap_bytes(&self) -> usize {
         let kind_slots: usize = self.kind_slots.iter().map(|s| s.capacity() * 8).sum();
-        self.by_key.capacity() * (std::mem::size_of::<((Kind, u128), u32)>() + 1)
+        self.by_key.capacity() * (std::mem::size_of::<u32>() + 1)
             + self.kinds.capacity()
             + kind_slots
             + self.pops.capacity() * 8
@@ -1305,6 +1437,8 @@ impl<'a> TopK<'a> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn doc(kind: Kind, id: u128, name: &str, secondary: &[&str], popularity: u64) -> Doc {
@@ -1651,6 +1785,29 @@ mod tests {
     }
 
     #[test]
+    fn freed_words_are_compacted_away_and_the_rest_still_match() {
+        let index = SearchIndex::new();
+        // Three thousand distinct 40-byte words, then nearly all of them freed.
+        let word = |i: u128| format!("w{i:039}");
+        for i in 0..3000 {
+            index.upsert(doc(Kind::Track, i, &word(i), &[], 0));
+        }
+        for i in 0..2900 {
+            index.remove(Kind::Track, i);
+        }
+        assert!(index.inner.read().vocab.text.len() < 3000 * 40 / 2);
+        for i in [2900, 2950, 2999] {
+            assert_eq!(ids(&index.search(&word(i), &[], 10, 0)), [i]);
+            assert_eq!(ids(&index.search(&word(i)[30..], &[], 10, 0)), [i]);
+        }
+        assert!(index.search(&word(5), &[], 10, 0).hits.is_empty());
+        // A freed word's id is reused for a new text.
+        index.upsert(doc(Kind::Album, 5, "fresh words", &[], 0));
+        assert_eq!(ids(&index.search("fresh", &[], 10, 0)), [5]);
+        assert_eq!(ids(&index.search(&word(2999), &[], 10, 0)), [2999]);
+    }
+
+    #[test]
     fn suggest_matches_word_prefixes_of_names_only() {
         let index = SearchIndex::new();
         index.upsert_many([
@@ -1855,6 +2012,8 @@ mod tests {
         Upsert(Doc),
         Remove(Kind, u128),
         Popularity(Kind, u128, u64),
+        /// Gives back spare room, rehashing the slot table from the ids.
+        Shrink,
     }
 
     mod properties {
@@ -1882,6 +2041,7 @@ mod tests {
                     })),
                 1 => (kind(), 0..40u128).prop_map(|(k, id)| Op::Remove(k, id)),
                 1 => (kind(), 0..40u128, 0..4u64).prop_map(|(k, id, p)| Op::Popularity(k, id, p)),
+                1 => Just(Op::Shrink),
             ]
         }
 
@@ -1919,6 +2079,7 @@ mod tests {
                             }
                             index.set_popularity(k, id, p);
                         }
+                        Op::Shrink => index.shrink_to_fit(),
                     }
                 }
                 prop_assert_eq!(index.len(), model.len());

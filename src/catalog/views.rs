@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLockReadGuard};
 
-use super::search::fold;
+use super::search::{fold, fold_into};
 use super::{Album, Artist, Catalog, State, TrackRow};
 use crate::domain::{AlbumId, ArtistId, Track, TrackId};
 use crate::error::{Error, Result};
@@ -158,11 +158,30 @@ fn page<I: Copy, T>(order: &[I], q: &ListQuery, mut keep: impl FnMut(I) -> Optio
     Page { items, total }
 }
 
-/// Sorts by a precomputed folded key, then the raw name, then the id, so equal names keep a
-/// stable order across pages.
-fn sort_by_name<I: Ord + Copy>(mut keyed: Vec<(String, String, I)>) -> Vec<I> {
-    keyed.sort_unstable();
-    keyed.into_iter().map(|(_, _, id)| id).collect()
+/// Sorts ids by `first`, then the folded name, then the raw name, then the id, so equal names
+/// keep a stable order across pages.
+///
+/// The folded names are written into one buffer and compared in place: a string apiece would
+/// be a hundred thousand allocations for a large library, all freed together into a heap that
+/// glibc then keeps resident.
+fn sort_by_name<'a, F: Ord, I: Ord + Copy>(
+    items: impl ExactSizeIterator<Item = (F, &'a str, I)>,
+) -> Vec<I> {
+    let mut folded = String::new();
+    let mut keyed: Vec<(F, u32, u32, &str, I)> = Vec::with_capacity(items.len());
+    for (first, name, id) in items {
+        let start = folded.len();
+        fold_into(name, &mut folded);
+        keyed.push((first, start as u32, folded.len() as u32, name, id));
+    }
+    let key = |start: u32, end: u32| &folded[start as usize..end as usize];
+    keyed.sort_unstable_by(|a, b| {
+        (a.0.cmp(&b.0))
+            .then_with(|| key(a.1, a.2).cmp(key(b.1, b.2)))
+            .then_with(|| a.3.cmp(b.3))
+            .then_with(|| a.4.cmp(&b.4))
+    });
+    keyed.into_iter().map(|k| k.4).collect()
 }
 
 fn same_text(a: &str, b: &str) -> bool {
@@ -198,6 +217,17 @@ impl Catalog {
             state: self.state.read(),
             orders: &self.orders,
         }
+    }
+
+    /// Sorts the lists' default orders now (by name), so that the first request after a scan
+    /// does not wait for a hundred thousand names to be sorted, and the sorting's scratch
+    /// memory is free before the scan gives memory back.
+    pub fn prepare_orders(&self) {
+        let reader = self.read();
+        let none = ListQuery::default();
+        reader.list_tracks(&none, TrackSort::default());
+        reader.list_albums(&none, AlbumSort::default());
+        reader.list_artists(&none, ArtistSort::default());
     }
 
     /// One track's full record, every tag included, from the store.
@@ -273,11 +303,7 @@ impl Reader<'_> {
                 .or_insert_with(|| {
                     Arc::new(match sort {
                         ArtistSort::Name => sort_by_name(
-                            state
-                                .artists
-                                .values()
-                                .map(|a| (fold(&a.name), a.name.clone(), a.id))
-                                .collect(),
+                            (state.artists.values()).map(|a| ((), a.name.as_str(), a.id)),
                         ),
                         ArtistSort::DateAdded => {
                             let mut v: Vec<_> =
@@ -313,22 +339,13 @@ impl Reader<'_> {
                 .albums
                 .entry(sort)
                 .or_insert_with(|| {
-                    let by_name = || {
-                        state
-                            .albums
-                            .values()
-                            .map(|a| (fold(&a.title), a.title.clone(), a.id))
-                            .collect::<Vec<_>>()
-                    };
+                    let albums = || state.albums.values();
                     Arc::new(match sort {
-                        AlbumSort::Name => sort_by_name(by_name()),
+                        AlbumSort::Name => {
+                            sort_by_name(albums().map(|a| ((), a.title.as_str(), a.id)))
+                        }
                         AlbumSort::Year => {
-                            let mut v: Vec<_> = by_name()
-                                .into_iter()
-                                .map(|(f, t, id)| (state.albums[&id].year, f, t, id))
-                                .collect();
-                            v.sort_unstable();
-                            v.into_iter().map(|(_, _, _, id)| id).collect()
+                            sort_by_name(albums().map(|a| (a.year, a.title.as_str(), a.id)))
                         }
                         AlbumSort::DateAdded => {
                             let mut v: Vec<_> =
@@ -362,22 +379,11 @@ impl Reader<'_> {
                 .tracks
                 .entry(sort)
                 .or_insert_with(|| {
-                    let by_name = || {
-                        state
-                            .tracks
-                            .values()
-                            .map(|t| (fold(&t.title), t.title.to_string(), t.id))
-                            .collect::<Vec<_>>()
-                    };
+                    let tracks = || state.tracks.values();
                     Arc::new(match sort {
-                        TrackSort::Name => sort_by_name(by_name()),
+                        TrackSort::Name => sort_by_name(tracks().map(|t| ((), &*t.title, t.id))),
                         TrackSort::Year => {
-                            let mut v: Vec<_> = by_name()
-                                .into_iter()
-                                .map(|(f, t, id)| (state.tracks[&id].year, f, t, id))
-                                .collect();
-                            v.sort_unstable();
-                            v.into_iter().map(|(_, _, _, id)| id).collect()
+                            sort_by_name(tracks().map(|t| (t.year, &*t.title, t.id)))
                         }
                         TrackSort::DateAdded => {
                             let mut v: Vec<_> =
