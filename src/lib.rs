@@ -32,6 +32,7 @@ pub mod error;
 pub mod http;
 pub mod library;
 pub mod media;
+pub mod memory;
 pub mod metrics;
 pub mod social;
 pub mod store;
@@ -166,6 +167,7 @@ impl App {
         };
         let accounts = Arc::new(Accounts::new(store.clone(), &secret, settings)?);
         let catalog = Arc::new(Catalog::open(store.clone()).context("while loading the catalog")?);
+        memory::release_free_heap();
         let library = Arc::new(Library::new(
             catalog.clone(),
             config.library.folders.clone(),

@@ -159,8 +159,12 @@ fn init_logging(config: &Config) -> (tracing_appender::non_blocking::WorkerGuard
         Err(_) => (EnvFilter::new(&config.log.level), false),
     };
     let (filter, handle) = reload::Layer::new(filter);
-    // A request must not wait for its log line to reach the journal or a terminal.
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // A request must not wait for its log line to reach the journal or a terminal. The queue's
+    // slots are allocated up front: the default of 128,000 lines holds 4 MB resident, where
+    // 16,384 still absorb a long burst while the writer catches up.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(16_384)
+        .finish(std::io::stderr());
     // Colours only for a terminal: the journal and log files would store the escape codes.
     let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -184,6 +188,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 }
 
 fn main() -> anyhow::Result<()> {
+    musewave::memory::tune_allocator();
     let cli = Cli::parse();
     let mut overrides = Overrides {
         data_dir: cli.data_dir.clone(),

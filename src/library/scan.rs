@@ -285,6 +285,8 @@ impl Library {
             );
         }
         self.catalog.shrink();
+        self.catalog.prepare_orders();
+        crate::memory::release_free_heap();
         if let Err(e) = self.catalog.flush_blocking() {
             tracing::error!(error = %e, "flushing the catalog after a scan");
         }
