@@ -219,8 +219,19 @@ impl Rows {
         (self.id_hash(&r.id), self.path_hash(&r.folder, &r.rel))
     }
 
-    fn link(&mut self, i: usize) {
-        let (id_hash, path_hash) = self.hashes(i);
+    /// The two tables and how to rehash their entries as they grow or shrink.
+    #[expect(
+        clippy::type_complexity,
+        reason = "each table beside the function that rehashes its entries"
+    )]
+    fn tables(
+        &mut self,
+    ) -> (
+        &mut HashTable<u32>,
+        impl Fn(&u32) -> u64 + '_,
+        &mut HashTable<u32>,
+        impl Fn(&u32) -> u64 + '_,
+    ) {
         let Rows {
             rows,
             by_id,
@@ -228,13 +239,20 @@ impl Rows {
             id_hasher,
             path_hasher,
         } = self;
-        by_id.insert_unique(id_hash, i as u32, |&j| {
-            id_hasher.hash_one(rows[j as usize].id)
-        });
-        by_path.insert_unique(path_hash, i as u32, |&j| {
+        let rows = &*rows;
+        let id_of = |&j: &u32| id_hasher.hash_one(rows[j as usize].id);
+        let path_of = |&j: &u32| {
             let r = &rows[j as usize];
             path_hasher.hash_one((&*r.folder, &*r.rel))
-        });
+        };
+        (by_id, id_of, by_path, path_of)
+    }
+
+    fn link(&mut self, i: usize) {
+        let (id_hash, path_hash) = self.hashes(i);
+        let (by_id, id_of, by_path, path_of) = self.tables();
+        by_id.insert_unique(id_hash, i as u32, id_of);
+        by_path.insert_unique(path_hash, i as u32, path_of);
     }
 
     fn unlink(&mut self, i: usize) {
@@ -258,18 +276,9 @@ impl Rows {
     /// they grow).
     fn shrink_to_fit(&mut self) {
         self.rows.shrink_to_fit();
-        let Rows {
-            rows,
-            by_id,
-            by_path,
-            id_hasher,
-            path_hasher,
-        } = self;
-        by_id.shrink_to_fit(|&j| id_hasher.hash_one(rows[j as usize].id));
-        by_path.shrink_to_fit(|&j| {
-            let r = &rows[j as usize];
-            path_hasher.hash_one((&*r.folder, &*r.rel))
-        });
+        let (by_id, id_of, by_path, path_of) = self.tables();
+        by_id.shrink_to_fit(id_of);
+        by_path.shrink_to_fit(path_of);
     }
 }
 

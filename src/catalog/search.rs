@@ -512,16 +512,10 @@ type Postings = smallvec::SmallVec<[u32; 4]>;
 /// A freed word id has an empty text, a zero mask and no postings until it is reused.
 #[derive(Default)]
 struct Vocab {
-    /// Word ids by the hash of their text: the text itself lives once, in `text`.
+    /// Word ids by the hash of their text: the text itself lives once, in `texts`.
     ids: hashbrown::HashTable<u32>,
     hasher: std::hash::RandomState,
-    /// Every word's text back to back, `spans[id]` giving where word `id`'s is: one allocation
-    /// instead of one a word, as a library's vocabulary can be as large as its track count
-    /// (titles carry numbers). Freed words leave their text behind as garbage until the next
-    /// compaction.
-    text: String,
-    spans: Vec<(u32, u32)>,
-    garbage: usize,
+    texts: Texts,
     /// Which characters occur (see [`char_mask`]); a word can only contain a query word whose
     /// mask is a subset, which rules out most words without touching their text.
     masks: Vec<u64>,
@@ -564,32 +558,78 @@ fn char_mask(word: &str) -> u64 {
     })
 }
 
-/// Word `id`'s text in a vocabulary's `text` and `spans`.
-fn word_text<'a>(text: &'a str, spans: &[(u32, u32)], id: usize) -> &'a str {
-    let (start, len) = spans[id];
-    &text[start as usize..(start + len) as usize]
+/// Every word's text back to back, `spans[id]` giving where word `id`'s is: one allocation
+/// instead of one a word, as a library's vocabulary can be as large as its track count (titles
+/// carry numbers). A freed word leaves its text behind as garbage until the next compaction.
+#[derive(Default)]
+struct Texts {
+    text: String,
+    spans: Vec<(u32, u32)>,
+    garbage: usize,
+}
+
+impl Texts {
+    fn get(&self, id: usize) -> &str {
+        let (start, len) = self.spans[id];
+        &self.text[start as usize..(start + len) as usize]
+    }
+
+    /// Stores `word` as word `id`'s text; `id` is a freed word's or the next new one.
+    fn set(&mut self, id: usize, word: &str) {
+        let span = (self.text.len() as u32, word.len() as u32);
+        self.text.push_str(word);
+        match self.spans.get_mut(id) {
+            Some(at) => *at = span,
+            None => self.spans.push(span),
+        }
+    }
+
+    fn free(&mut self, id: usize) {
+        self.garbage += self.spans[id].1 as usize;
+        self.spans[id] = (0, 0);
+        self.compact_if_wasteful();
+    }
+
+    /// Rewrites the text without garbage once garbage is half of it, as the index's arenas do.
+    fn compact_if_wasteful(&mut self) {
+        if self.garbage <= 65536 || self.garbage * 2 <= self.text.len() {
+            return;
+        }
+        let mut text = String::with_capacity(self.text.len() - self.garbage);
+        for span in &mut self.spans {
+            let (start, len) = *span;
+            *span = (text.len() as u32, len);
+            text.push_str(&self.text[start as usize..(start + len) as usize]);
+        }
+        self.text = text;
+        self.garbage = 0;
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.spans.shrink_to_fit();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.spans.capacity() * 8
+    }
 }
 
 impl Vocab {
     fn text(&self, id: usize) -> &str {
-        word_text(&self.text, &self.spans, id)
+        self.texts.get(id)
     }
 
     fn len(&self) -> usize {
-        self.spans.len()
+        self.texts.spans.len()
     }
 
     fn shrink_to_fit(&mut self) {
         let Self {
-            ids,
-            text,
-            spans,
-            hasher,
-            ..
+            ids, texts, hasher, ..
         } = self;
-        ids.shrink_to_fit(|&i| hasher.hash_one(word_text(text, spans, i as usize)));
-        self.text.shrink_to_fit();
-        self.spans.shrink_to_fit();
+        ids.shrink_to_fit(|&i| hasher.hash_one(texts.get(i as usize)));
+        self.texts.shrink_to_fit();
         self.masks.shrink_to_fit();
         self.pairs.shrink_to_fit();
         self.heads.shrink_to_fit();
@@ -616,36 +656,30 @@ impl Vocab {
         if let Some(id) = self.find(word) {
             return id;
         }
-        let span = (self.text.len() as u32, word.len() as u32);
-        self.text.push_str(word);
         let id = match self.free.pop() {
             Some(id) => {
                 let i = id as usize;
-                self.spans[i] = span;
+                self.texts.set(i, word);
                 self.masks[i] = char_mask(word);
                 self.pairs[i] = pair_mask(word);
                 self.heads[i] = word.as_bytes()[0];
                 id
             }
             None => {
-                self.spans.push(span);
+                self.texts.set(self.masks.len(), word);
                 self.masks.push(char_mask(word));
                 self.pairs.push(pair_mask(word));
                 self.heads.push(word.as_bytes()[0]);
                 self.name_postings.push(Postings::new());
                 self.secondary_postings.push(Postings::new());
-                (self.spans.len() - 1) as u32
+                (self.masks.len() - 1) as u32
             }
         };
         let Self {
-            ids,
-            text,
-            spans,
-            hasher,
-            ..
+            ids, texts, hasher, ..
         } = self;
         ids.insert_unique(hasher.hash_one(word), id, |&i| {
-            hasher.hash_one(word_text(text, spans, i as usize))
+            hasher.hash_one(texts.get(i as usize))
         });
         self.max_len = self.max_len.max(word.len());
         id
@@ -684,31 +718,14 @@ impl Vocab {
             if let Ok(entry) = self.ids.find_entry(hash, |&i| i == word) {
                 entry.remove();
             }
-            self.garbage += self.spans[w].1 as usize;
-            self.spans[w] = (0, 0);
+            self.texts.free(w);
             self.masks[w] = 0;
             self.pairs[w] = 0;
             self.heads[w] = 0;
             self.name_postings[w] = Postings::new();
             self.secondary_postings[w] = Postings::new();
             self.free.push(word);
-            self.compact_if_wasteful();
         }
-    }
-
-    /// Rewrites the text without garbage once garbage is half of it, as the index's arenas do.
-    fn compact_if_wasteful(&mut self) {
-        if self.garbage <= 65536 || self.garbage * 2 <= self.text.len() {
-            return;
-        }
-        let mut text = String::with_capacity(self.text.len() - self.garbage);
-        for span in &mut self.spans {
-            let (start, len) = *span;
-            *span = (text.len() as u32, len);
-            text.push_str(&self.text[start as usize..(start + len) as usize]);
-        }
-        self.text = text;
-        self.garbage = 0;
     }
 
     /// How many postings a query word's matches have: the cost of reading them.
@@ -774,9 +791,8 @@ impl Vocab {
             .map(|p| p.capacity() * 4 + ALLOC_OVERHEAD)
             .sum();
         // The id table holds an id and a control byte per bucket.
-        self.text.capacity()
+        self.texts.heap_bytes()
             + self.ids.capacity() * (std::mem::size_of::<u32>() + 1)
-            + self.spans.capacity() * 8
             + self.masks.capacity() * 8
             + self.pairs.capacity() * 8
             + self.heads.capacity()
@@ -1137,7 +1153,7 @@ impl Inner {
     ) {
         let vocab = &self.vocab;
         for &(w, is_prefix) in matched {
-            let is_query = first_word && vocab.spans[w].1 as usize == word.len();
+            let is_query = first_word && vocab.text(w).len() == word.len();
             for &p in &vocab.name_postings[w] {
                 let slot = (p >> POSTING_SHIFT) as usize;
                 let (b, bit) = (&mut sets[slot / 64], 1u64 << (slot % 64));
@@ -1795,7 +1811,7 @@ mod tests {
         for i in 0..2900 {
             index.remove(Kind::Track, i);
         }
-        assert!(index.inner.read().vocab.text.len() < 3000 * 40 / 2);
+        assert!(index.inner.read().vocab.texts.text.len() < 3000 * 40 / 2);
         for i in [2900, 2950, 2999] {
             assert_eq!(ids(&index.search(&word(i), &[], 10, 0)), [i]);
             assert_eq!(ids(&index.search(&word(i)[30..], &[], 10, 0)), [i]);
