@@ -147,23 +147,46 @@ struct Rows {
     by_id: HashTable<u32>,
     /// Row indexes by the hash of the row's (folder, path).
     by_path: HashTable<u32>,
-    id_hasher: foldhash::fast::RandomState,
-    path_hasher: std::hash::RandomState,
+    hash: RowHashers,
+}
+
+/// How the two tables hash: a row's entries are rehashed from the row as the tables grow.
+#[derive(Default)]
+struct RowHashers {
+    id: foldhash::fast::RandomState,
+    path: std::hash::RandomState,
+}
+
+impl RowHashers {
+    fn id(&self, id: &TrackId) -> u64 {
+        self.id.hash_one(id)
+    }
+
+    fn path(&self, folder: &str, rel: &[u8]) -> u64 {
+        self.path.hash_one((folder, rel))
+    }
+
+    /// A row's two hashes, for its entries in the id and the path table.
+    fn row(&self, r: &TrackRow) -> (u64, u64) {
+        (self.id(&r.id), self.path(&r.folder, &r.rel))
+    }
+
+    /// Rehashes the id table's entries from `rows`.
+    fn id_of<'a>(&'a self, rows: &'a [TrackRow]) -> impl Fn(&u32) -> u64 + 'a {
+        move |&j| self.id(&rows[j as usize].id)
+    }
+
+    /// Rehashes the path table's entries from `rows`.
+    fn path_of<'a>(&'a self, rows: &'a [TrackRow]) -> impl Fn(&u32) -> u64 + 'a {
+        move |&j| self.row(&rows[j as usize]).1
+    }
 }
 
 impl Rows {
-    fn id_hash(&self, id: &TrackId) -> u64 {
-        self.id_hasher.hash_one(id)
-    }
-
-    fn path_hash(&self, folder: &str, rel: &[u8]) -> u64 {
-        self.path_hasher.hash_one((folder, rel))
-    }
-
     fn index_of(&self, id: &TrackId) -> Option<usize> {
         let rows = &self.rows;
         (self.by_id)
-            .find(self.id_hash(id), |&i| rows[i as usize].id == *id)
+            .find(self.hash.id(id), |&i| rows[i as usize].id == *id)
             .map(|&i| i as usize)
     }
 
@@ -178,7 +201,7 @@ impl Rows {
             &*r.folder == folder && &*r.rel == rel
         };
         (self.by_path)
-            .find(self.path_hash(folder, rel), at_path)
+            .find(self.hash.path(folder, rel), at_path)
             .map(|&i| &rows[i as usize])
     }
 
@@ -195,7 +218,9 @@ impl Rows {
                 self.rows.len() - 1
             }
         };
-        self.link(i);
+        let (id_hash, path_hash) = self.hash.row(&self.rows[i]);
+        (self.by_id).insert_unique(id_hash, i as u32, self.hash.id_of(&self.rows));
+        (self.by_path).insert_unique(path_hash, i as u32, self.hash.path_of(&self.rows));
     }
 
     fn remove(&mut self, id: &TrackId) -> Option<TrackRow> {
@@ -204,7 +229,7 @@ impl Rows {
         let last = self.rows.len() - 1;
         if i != last {
             // The last row moves into the hole: its entries must say where it went.
-            let (id_hash, path_hash) = self.hashes(last);
+            let (id_hash, path_hash) = self.hash.row(&self.rows[last]);
             for (table, hash) in [(&mut self.by_id, id_hash), (&mut self.by_path, path_hash)] {
                 if let Some(at) = table.find_mut(hash, |&j| j as usize == last) {
                     *at = i as u32;
@@ -214,49 +239,8 @@ impl Rows {
         Some(self.rows.swap_remove(i))
     }
 
-    fn hashes(&self, i: usize) -> (u64, u64) {
-        let r = &self.rows[i];
-        (self.id_hash(&r.id), self.path_hash(&r.folder, &r.rel))
-    }
-
-    /// The two tables and how to rehash their entries as they grow or shrink.
-    #[expect(
-        clippy::type_complexity,
-        reason = "each table beside the function that rehashes its entries"
-    )]
-    fn tables(
-        &mut self,
-    ) -> (
-        &mut HashTable<u32>,
-        impl Fn(&u32) -> u64 + '_,
-        &mut HashTable<u32>,
-        impl Fn(&u32) -> u64 + '_,
-    ) {
-        let Rows {
-            rows,
-            by_id,
-            by_path,
-            id_hasher,
-            path_hasher,
-        } = self;
-        let rows = &*rows;
-        let id_of = |&j: &u32| id_hasher.hash_one(rows[j as usize].id);
-        let path_of = |&j: &u32| {
-            let r = &rows[j as usize];
-            path_hasher.hash_one((&*r.folder, &*r.rel))
-        };
-        (by_id, id_of, by_path, path_of)
-    }
-
-    fn link(&mut self, i: usize) {
-        let (id_hash, path_hash) = self.hashes(i);
-        let (by_id, id_of, by_path, path_of) = self.tables();
-        by_id.insert_unique(id_hash, i as u32, id_of);
-        by_path.insert_unique(path_hash, i as u32, path_of);
-    }
-
     fn unlink(&mut self, i: usize) {
-        let (id_hash, path_hash) = self.hashes(i);
+        let (id_hash, path_hash) = self.hash.row(&self.rows[i]);
         for (table, hash) in [(&mut self.by_id, id_hash), (&mut self.by_path, path_hash)] {
             if let Ok(entry) = table.find_entry(hash, |&j| j as usize == i) {
                 entry.remove();
@@ -276,9 +260,8 @@ impl Rows {
     /// they grow).
     fn shrink_to_fit(&mut self) {
         self.rows.shrink_to_fit();
-        let (by_id, id_of, by_path, path_of) = self.tables();
-        by_id.shrink_to_fit(id_of);
-        by_path.shrink_to_fit(path_of);
+        self.by_id.shrink_to_fit(self.hash.id_of(&self.rows));
+        self.by_path.shrink_to_fit(self.hash.path_of(&self.rows));
     }
 }
 

@@ -98,6 +98,9 @@ impl ScanStatus {
     }
 }
 
+/// Changes in one scan from which the catalog gives back the room its growth left spare.
+const BULK_CHANGES: u64 = 1024;
+
 #[derive(Default)]
 struct Counters {
     total: AtomicU64,
@@ -284,7 +287,20 @@ impl Library {
                 "the scan stopped on an internal error".into(),
             );
         }
-        self.catalog.shrink();
+        // Shrinking reallocates every row and index vector, which the next addition grows
+        // again: worth it after bulk changes, not after the watcher's scan of a few new files.
+        let changed = [
+            &counters.added,
+            &counters.updated,
+            &counters.moved,
+            &counters.removed,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum::<u64>();
+        if changed >= BULK_CHANGES {
+            self.catalog.shrink();
+        }
         self.catalog.prepare_orders();
         crate::memory::release_free_heap();
         if let Err(e) = self.catalog.flush_blocking() {

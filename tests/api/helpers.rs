@@ -121,13 +121,12 @@ impl TestServer {
         res.json().await.unwrap()
     }
 
-    /// An access token for the admin.
-    /// Waits (bounded) until the catalog lists `count` tracks, and returns that list.
-    pub async fn tracks_when(&self, token: &str, count: u64) -> Value {
+    /// Waits (bounded) until `GET path` answers what `done` accepts, and returns that answer.
+    pub async fn poll(&self, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let v: Value = self
-                .get("/api/v1/tracks?limit=100")
+                .get(path)
                 .bearer_auth(token)
                 .send()
                 .await
@@ -135,17 +134,32 @@ impl TestServer {
                 .json()
                 .await
                 .unwrap();
-            if v["total"] == count {
+            if done(&v) {
                 return v;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "the catalog did not reach {count} tracks: {v}"
+                "GET {path} did not reach what was awaited: {v}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 
+    /// Waits (bounded) for the current scan to finish and returns its status.
+    pub async fn scan_finished(&self, token: &str) -> Value {
+        self.poll(token, "/api/v1/library/scan", |st| {
+            st["state"] == "idle" && st["finished_at"].is_string()
+        })
+        .await
+    }
+
+    /// Waits (bounded) until the catalog lists `count` tracks, and returns that list.
+    pub async fn tracks_when(&self, token: &str, count: u64) -> Value {
+        self.poll(token, "/api/v1/tracks?limit=100", |v| v["total"] == count)
+            .await
+    }
+
+    /// An access token for the admin.
     pub async fn admin_token(&self) -> String {
         token(&self.login("admin", ADMIN_PASSWORD).await)
     }

@@ -37,19 +37,6 @@ async fn get_json(s: &TestServer, token: &str, path: &str) -> Value {
     res.json().await.unwrap()
 }
 
-/// Waits (bounded) for the current scan to finish and returns its status.
-async fn scan_finished(s: &TestServer, token: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let st = get_json(s, token, "/api/v1/library/scan").await;
-        if st["state"] == "idle" && st["finished_at"].is_string() {
-            return st;
-        }
-        assert!(Instant::now() < deadline, "scan did not finish: {st}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Runs an incremental scan through the API and waits for it.
 async fn rescan(s: &TestServer, token: &str) -> Value {
     loop {
@@ -104,7 +91,7 @@ async fn server_with_media() -> (TestServer, String, tempfile::TempDir) {
 #[tokio::test]
 async fn the_first_scan_builds_the_catalog_and_reports_bad_files() {
     let (s, token, _dir) = server_with_media().await;
-    let st = scan_finished(&s, &token).await;
+    let st = s.scan_finished(&token).await;
     assert_eq!(st["added"], GOOD.len() + 1, "{st}");
     assert_eq!(st["failed"], BAD.len(), "{st}");
     let failures = st["failures"].as_array().unwrap();
@@ -188,7 +175,7 @@ async fn the_first_scan_builds_the_catalog_and_reports_bad_files() {
 #[tokio::test]
 async fn lists_page_sort_and_filter() {
     let (s, token, _dir) = server_with_media().await;
-    scan_finished(&s, &token).await;
+    s.scan_finished(&token).await;
     let all = get_json(&s, &token, "/api/v1/tracks?limit=500").await;
     let page = get_json(&s, &token, "/api/v1/tracks?limit=2&offset=1").await;
     assert_eq!(page["total"], all["total"]);
@@ -234,7 +221,7 @@ async fn lists_page_sort_and_filter() {
 #[tokio::test]
 async fn rename_keeps_the_id_and_delete_removes_the_track() {
     let (s, token, dir) = server_with_media().await;
-    scan_finished(&s, &token).await;
+    s.scan_finished(&token).await;
     // The only Ogg Vorbis fixture: tagged, so its metadata does not depend on its path.
     let ogg = |v: &Value| {
         v["items"]
@@ -284,7 +271,7 @@ async fn rename_keeps_the_id_and_delete_removes_the_track() {
 #[tokio::test]
 async fn the_watcher_picks_up_new_renamed_and_deleted_files() {
     let (s, token, dir) = server_with_media().await;
-    scan_finished(&s, &token).await;
+    s.scan_finished(&token).await;
     let count = |v: &Value| v["total"].as_u64().unwrap();
     let base = count(&get_json(&s, &token, "/api/v1/tracks").await);
 
@@ -341,7 +328,7 @@ async fn search_ignores_case_and_accents_and_ranks_exact_first() {
     }
     let s = TestServer::start_in(dir.path(), &[]).await;
     let token = s.admin_token().await;
-    scan_finished(&s, &token).await;
+    s.scan_finished(&token).await;
 
     let r = get_json(&s, &token, "/api/v1/search?q=beyonce").await;
     assert_eq!(r["artists"]["items"][0]["name"], "Beyoncé", "{r}");
@@ -382,7 +369,7 @@ async fn search_ignores_case_and_accents_and_ranks_exact_first() {
 #[tokio::test]
 async fn scans_are_for_admins_and_the_catalog_for_signed_in_users() {
     let (s, token, _dir) = server_with_media().await;
-    scan_finished(&s, &token).await;
+    s.scan_finished(&token).await;
     let listener = s.user_with_role("lena", "listener").await;
     let res = s
         .post("/api/v1/library/scan")
@@ -451,7 +438,7 @@ async fn artwork_comes_from_the_file_or_the_folder_scaled_and_cached() {
     std::fs::copy(fixture(FALLBACK), bare.join("01 - Bare.flac")).unwrap();
     let s = TestServer::start_in(dir.path(), &[]).await;
     let token = s.admin_token().await;
-    scan_finished(&s, &token).await;
+    s.scan_finished(&token).await;
     let tracks = get_json(&s, &token, "/api/v1/tracks?limit=100").await;
     let by_title = |t: &str| {
         tracks["items"]
@@ -666,7 +653,7 @@ async fn a_folder_removed_during_the_scan_leaves_the_catalog_right() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     std::fs::remove_dir_all(&gone).unwrap();
-    scan_finished(&s, &token).await;
+    s.scan_finished(&token).await;
     // Whatever the scan saw of the vanished folder, the catalog settles on what is on disk
     // (the watcher, or the next scan, takes out what the interrupted one added).
     let deadline = Instant::now() + Duration::from_secs(30);

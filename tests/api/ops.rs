@@ -96,6 +96,8 @@ async fn metrics_parse_and_move_with_traffic() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     std::fs::copy(fixture("tags.flac"), music_of(&s).join("a.flac")).unwrap();
     let tracks = s.tracks_when(&admin, 1).await;
+    // The track is listed before the watcher's scan has finished its bookkeeping.
+    s.scan_finished(&admin).await;
     let id = tracks["items"][0]["id"].as_str().unwrap().to_owned();
     let res = s
         .get(&format!("/api/v1/tracks/{id}/stream"))
