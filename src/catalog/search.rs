@@ -34,6 +34,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
@@ -250,28 +252,43 @@ const NAME_FIRST: u32 = 0b01;
 const NAME_SINGLE: u32 = 0b10;
 const POSTING_SHIFT: u32 = 2;
 /// Checking one candidate's own words against a query word costs about as much as reading
-/// this many postings.
-const CANDIDATE_COST: usize = 8;
+/// this many postings: its words lie elsewhere in memory.
+const CANDIDATE_COST: usize = 16;
+/// Seeking one candidate in one sorted postings list costs about as much as reading this many
+/// postings: a few steps, each near the last.
+const SEEK_COST: usize = 4;
 
 /// The searchable index, shared by request handlers and the scanner.
 pub struct SearchIndex {
     inner: RwLock<Inner>,
-    ranks: parking_lot::Mutex<NameRanks>,
+    derived: parking_lot::Mutex<Derived>,
+    rebuild_interval: Duration,
 }
 
-/// Every document's place in name order, for the index as of one generation. With it, a
-/// broad query's ties (equal tier and popularity: thousands of tracks named "... love") are
-/// settled by comparing two integers instead of two names.
+/// Orders derived from the index. With them, a broad query's ties (equal tier and popularity:
+/// thousands of tracks named "... love") are settled by comparing two integers instead of two
+/// names, and its best few are found without looking at every match.
 #[derive(Default)]
-struct NameRanks {
+struct Derived {
+    /// Every document's place in name order, as of `generation`.
+    ranks: Option<Arc<Vec<u32>>>,
     generation: u64,
-    built: Option<std::time::Instant>,
-    ranks: Option<std::sync::Arc<Vec<u32>>>,
+    built: Option<Instant>,
+    /// As of `generation` and `popularity`.
+    walks: Option<Arc<Walks>>,
+    popularity: u64,
+    walks_built: Option<Instant>,
 }
 
-/// While the index keeps changing (a scan), ranks are rebuilt at most this often; in between,
-/// ties are settled by comparing names, as before any ranks exist.
-const RANK_REBUILD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// Per kind, its documents in the order they rank within one tier: the most popular first,
+/// then by name. A pass that takes thousands of documents walks it and stops as soon as the
+/// rest cannot make the page.
+struct Walks([Vec<u32>; Kind::ALL.len()]);
+
+/// While the index keeps changing (a scan, plays), the orders are rebuilt at most this often;
+/// in between, ties are settled by comparing names and every match is looked at, as before any
+/// orders exist.
+const REBUILD_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Default for SearchIndex {
     fn default() -> Self {
@@ -282,28 +299,45 @@ impl Default for SearchIndex {
 impl SearchIndex {
     /// An empty index.
     pub fn new() -> Self {
+        Self::with_rebuild_interval(REBUILD_INTERVAL)
+    }
+
+    /// An empty index whose derived orders are rebuilt at most once per `interval`.
+    fn with_rebuild_interval(interval: Duration) -> Self {
         Self {
             inner: RwLock::new(Inner::default()),
-            ranks: parking_lot::Mutex::new(NameRanks::default()),
+            derived: parking_lot::Mutex::new(Derived::default()),
+            rebuild_interval: interval,
         }
     }
 
-    /// The name ranks for `inner`'s generation, rebuilt if stale and not rebuilt too recently.
-    fn ranks(&self, inner: &Inner) -> Option<std::sync::Arc<Vec<u32>>> {
-        let mut r = self.ranks.lock();
-        if r.generation == inner.generation && r.ranks.is_some() {
-            return r.ranks.clone();
+    /// The orders for `inner` as it is, rebuilt if stale and not rebuilt too recently.
+    fn orders(&self, inner: &Inner) -> Orders {
+        let mut d = self.derived.lock();
+        let recent = |t: Option<Instant>| t.is_some_and(|t| t.elapsed() < self.rebuild_interval);
+        if d.generation != inner.generation || d.ranks.is_none() {
+            if recent(d.built) {
+                return Orders::default();
+            }
+            d.ranks = Some(Arc::new(inner.name_ranks()));
+            d.generation = inner.generation;
+            d.built = Some(Instant::now());
+            d.walks = None;
         }
-        if r.built.is_some_and(|t| t.elapsed() < RANK_REBUILD_INTERVAL) {
-            return None;
+        let ranks = d.ranks.clone();
+        if d.walks.is_none() || d.popularity != inner.popularity {
+            // Fresh ranks always get walks; a popularity change alone waits its turn.
+            if d.walks.is_some() && recent(d.walks_built) {
+                return Orders { ranks, walks: None };
+            }
+            d.walks = ranks.as_deref().map(|r| Arc::new(inner.walks(r)));
+            d.popularity = inner.popularity;
+            d.walks_built = Some(Instant::now());
         }
-        let ranks = std::sync::Arc::new(inner.name_ranks());
-        *r = NameRanks {
-            generation: inner.generation,
-            built: Some(std::time::Instant::now()),
-            ranks: Some(ranks.clone()),
-        };
-        Some(ranks)
+        Orders {
+            ranks,
+            walks: d.walks.clone(),
+        }
     }
 
     /// Inserts a document, or replaces the one with the same kind and id.
@@ -347,7 +381,10 @@ impl SearchIndex {
     pub fn set_popularity(&self, kind: Kind, id: u128, popularity: u64) {
         let mut inner = self.inner.write();
         if let Some(slot) = inner.slot_of(kind, id) {
-            inner.pops[slot as usize] = popularity;
+            if inner.pops[slot as usize] != popularity {
+                inner.pops[slot as usize] = popularity;
+                inner.popularity += 1;
+            }
         }
     }
 
@@ -367,14 +404,14 @@ impl SearchIndex {
         let Some(sets) = inner.select(&query, false) else {
             return Results::default();
         };
-        let ranks = self.ranks(&inner);
+        let orders = self.orders(&inner);
         inner.rank_kinds(
             &query,
             &sets,
             kinds,
             offset.saturating_add(limit),
             offset,
-            ranks.as_deref().map(Vec::as_slice),
+            &orders,
         )
     }
 
@@ -392,24 +429,14 @@ impl SearchIndex {
         };
         let inner = self.inner.read();
         let sets = inner.select(&query, false);
-        let ranks = sets.as_ref().and_then(|_| self.ranks(&inner));
-        kinds
-            .iter()
-            .map(|&kind| {
-                let results = match &sets {
-                    Some(sets) => inner.rank_kinds(
-                        &query,
-                        sets,
-                        &[kind],
-                        offset.saturating_add(limit),
-                        offset,
-                        ranks.as_deref().map(Vec::as_slice),
-                    ),
-                    None => Results::default(),
-                };
-                (kind, results)
-            })
-            .collect()
+        match sets {
+            Some(sets) => {
+                let orders = self.orders(&inner);
+                let k = offset.saturating_add(limit);
+                inner.rank_each(&query, &sets, kinds, k, offset, &orders)
+            }
+            None => kinds.iter().map(|&k| (k, Results::default())).collect(),
+        }
     }
 
     /// Autocomplete over primary names: every word of `prefix` must start a word of the name.
@@ -419,8 +446,8 @@ impl SearchIndex {
         match Query::new(prefix) {
             Some(query) if limit > 0 => {
                 let inner = self.inner.read();
-                let ranks = self.ranks(&inner);
-                inner.suggest(&query, limit, ranks.as_deref().map(Vec::as_slice))
+                let orders = self.orders(&inner);
+                inner.suggest(&query, limit, orders.ranks.as_deref().map(Vec::as_slice))
             }
             _ => Vec::new(),
         }
@@ -516,13 +543,12 @@ struct Vocab {
     ids: hashbrown::HashTable<u32>,
     hasher: std::hash::RandomState,
     texts: Texts,
-    /// Which characters occur (see [`char_mask`]); a word can only contain a query word whose
-    /// mask is a subset, which rules out most words without touching their text.
-    masks: Vec<u64>,
-    /// Which pairs of adjacent bytes occur, hashed onto 64 bits (see [`pair_mask`]): the same
-    /// subset test for query words of two bytes or more, far more selective than single
-    /// characters when words share an alphabet (numbers, above all).
-    pairs: Vec<u64>,
+    /// Word ids by each distinct pair of adjacent bytes in their text, each list sorted: a word
+    /// containing a query word of two bytes or more contains all of its pairs, so the shortest
+    /// of their lists holds every candidate, and reading it costs far less than testing every
+    /// word (a large library's vocabulary is as large as its track count: titles carry numbers).
+    /// Words of one byte have no pair and are not listed.
+    grams: hashbrown::HashMap<u16, Vec<u32>, foldhash::fast::RandomState>,
     /// First byte of each word, so that prefix scans skip most words without touching text.
     heads: Vec<u8>,
     /// Documents whose name has the word, as `slot << POSTING_SHIFT | bits` (see
@@ -536,26 +562,16 @@ struct Vocab {
     max_len: usize,
 }
 
-/// A 64-bit summary of the adjacent byte pairs in a word. A word containing another contains
-/// all of its pairs, so its mask is a superset.
-fn pair_mask(word: &str) -> u64 {
-    word.as_bytes().windows(2).fold(0, |m, w| {
-        let h = (u32::from(w[0]) * 31 + u32::from(w[1])).wrapping_mul(0x9E37_79B1);
-        m | 1 << (h >> 26)
-    })
-}
-
-/// A 64-bit summary of the characters in a word: one bit per ASCII letter and digit, the rest
-/// hashed onto the remaining bits.
-fn char_mask(word: &str) -> u64 {
-    word.chars().fold(0, |m, c| {
-        let bit = match c {
-            'a'..='z' => c as u32 - 'a' as u32,
-            '0'..='9' => 26 + (c as u32 - '0' as u32),
-            _ => 36 + c as u32 % 28,
-        };
-        m | 1 << bit
-    })
+/// The distinct pairs of adjacent bytes in `word`, each as one number.
+fn grams(word: &str) -> smallvec::SmallVec<[u16; 16]> {
+    let mut grams: smallvec::SmallVec<[u16; 16]> = word
+        .as_bytes()
+        .windows(2)
+        .map(|w| u16::from(w[0]) << 8 | u16::from(w[1]))
+        .collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
 }
 
 /// Every word's text back to back, `spans[id]` giving where word `id`'s is: one allocation
@@ -630,8 +646,8 @@ impl Vocab {
         } = self;
         ids.shrink_to_fit(|&i| hasher.hash_one(texts.get(i as usize)));
         self.texts.shrink_to_fit();
-        self.masks.shrink_to_fit();
-        self.pairs.shrink_to_fit();
+        self.grams.values_mut().for_each(Vec::shrink_to_fit);
+        self.grams.shrink_to_fit();
         self.heads.shrink_to_fit();
         for list in self
             .name_postings
@@ -660,19 +676,15 @@ impl Vocab {
             Some(id) => {
                 let i = id as usize;
                 self.texts.set(i, word);
-                self.masks[i] = char_mask(word);
-                self.pairs[i] = pair_mask(word);
                 self.heads[i] = word.as_bytes()[0];
                 id
             }
             None => {
-                self.texts.set(self.masks.len(), word);
-                self.masks.push(char_mask(word));
-                self.pairs.push(pair_mask(word));
+                self.texts.set(self.heads.len(), word);
                 self.heads.push(word.as_bytes()[0]);
                 self.name_postings.push(Postings::new());
                 self.secondary_postings.push(Postings::new());
-                (self.masks.len() - 1) as u32
+                (self.heads.len() - 1) as u32
             }
         };
         let Self {
@@ -681,6 +693,17 @@ impl Vocab {
         ids.insert_unique(hasher.hash_one(word), id, |&i| {
             hasher.hash_one(texts.get(i as usize))
         });
+        for gram in grams(word) {
+            let list = self.grams.entry(gram).or_default();
+            // Ids are mostly new ones, larger than any listed, so this is usually a push.
+            match list.last() {
+                Some(&last) if last > id => {
+                    let at = list.partition_point(|&w| w < id);
+                    list.insert(at, id);
+                }
+                _ => list.push(id),
+            }
+        }
         self.max_len = self.max_len.max(word.len());
         id
     }
@@ -718,9 +741,17 @@ impl Vocab {
             if let Ok(entry) = self.ids.find_entry(hash, |&i| i == word) {
                 entry.remove();
             }
+            for gram in grams(self.texts.get(w)) {
+                if let Some(list) = self.grams.get_mut(&gram) {
+                    if let Ok(at) = list.binary_search(&word) {
+                        list.remove(at);
+                    }
+                    if list.is_empty() {
+                        self.grams.remove(&gram);
+                    }
+                }
+            }
             self.texts.free(w);
-            self.masks[w] = 0;
-            self.pairs[w] = 0;
             self.heads[w] = 0;
             self.name_postings[w] = Postings::new();
             self.secondary_postings[w] = Postings::new();
@@ -744,38 +775,49 @@ impl Vocab {
     }
 
     /// The words that `word` is a prefix of, or (unless `prefix_only`) a substring of, each
-    /// with whether it is a prefix.
+    /// with whether it is a prefix, in id order.
     fn scan(&self, word: &str, prefix_only: bool) -> Vec<(usize, bool)> {
         let mut matched = Vec::new();
         if word.len() > self.max_len {
             return matched;
         }
         let head = word.as_bytes()[0];
-        if prefix_only {
+        if word.len() == 1 {
+            // One byte has no pair to look up; the first bytes answer prefixes without
+            // reading texts, and substrings need every text.
             for (id, &h) in self.heads.iter().enumerate() {
-                if h == head && self.text(id).starts_with(word) {
+                if h == head {
                     matched.push((id, true));
+                } else if !prefix_only && h != 0 && self.text(id).as_bytes().contains(&head) {
+                    matched.push((id, false));
                 }
             }
             return matched;
         }
-        let qmask = char_mask(word);
-        let qpairs = pair_mask(word);
-        // For one ASCII letter or digit the mask is exact and the first byte tells prefix from
-        // substring, so the texts need not be read at all.
-        let mask_is_exact = word.len() == 1 && head.is_ascii_alphanumeric();
-        for (id, (&m, &p)) in self.masks.iter().zip(&self.pairs).enumerate() {
-            if m & qmask != qmask || p & qpairs != qpairs {
-                continue;
-            }
-            if mask_is_exact {
-                matched.push((id, self.heads[id] == head));
-                continue;
-            }
-            let text = self.text(id);
-            if text.starts_with(word) {
+        let bytes = word.as_bytes();
+        let lists = if prefix_only {
+            // The first pair starts every word the query word is a prefix of.
+            vec![self
+                .grams
+                .get(&(u16::from(bytes[0]) << 8 | u16::from(bytes[1])))]
+        } else {
+            grams(word)
+                .into_iter()
+                .map(|g| self.grams.get(&g))
+                .collect()
+        };
+        let Some(Some(shortest)) = lists.into_iter().min_by_key(|l| l.map_or(0, |l| l.len()))
+        else {
+            return matched;
+        };
+        // Every word listed for a two-byte query word's one pair contains it.
+        let contains = |id: usize| bytes.len() == 2 || self.text(id).contains(word);
+        for &id in shortest {
+            let id = id as usize;
+            // The first byte rules out a prefix without reading the text.
+            if self.heads[id] == head && self.text(id).starts_with(word) {
                 matched.push((id, true));
-            } else if text.contains(word) {
+            } else if !prefix_only && contains(id) {
                 matched.push((id, false));
             }
         }
@@ -790,11 +832,16 @@ impl Vocab {
             .filter(|p| p.spilled())
             .map(|p| p.capacity() * 4 + ALLOC_OVERHEAD)
             .sum();
+        let grams: usize = self
+            .grams
+            .values()
+            .map(|l| l.capacity() * 4 + ALLOC_OVERHEAD)
+            .sum();
         // The id table holds an id and a control byte per bucket.
         self.texts.heap_bytes()
             + self.ids.capacity() * (std::mem::size_of::<u32>() + 1)
-            + self.masks.capacity() * 8
-            + self.pairs.capacity() * 8
+            + self.grams.capacity() * (std::mem::size_of::<(u16, Vec<u32>)>() + 1)
+            + grams
             + self.heads.capacity()
             + (self.name_postings.capacity() + self.secondary_postings.capacity()) * 24
             + postings
@@ -828,16 +875,29 @@ fn ones_if(condition: bool) -> u64 {
     0u64.wrapping_sub(u64::from(condition))
 }
 
-/// Match tiers in rank order: the best tier a pass can yield, and the documents it takes.
-/// The first pass splits its documents into exact, prefix and word-prefix matches.
+/// Match tiers in rank order: the tier a pass yields, and the documents it takes. The first
+/// two take the names whose first word starts with the query's, split by the `exact` bit: for
+/// a longer query, reading each of their names tells exact, prefix and word-prefix matches
+/// apart instead (see [`Inner::rank`]).
 type Pass = (u8, fn(&Block) -> u64);
-const PASSES: [Pass; 5] = [
-    (0, |b| b.name_prefix & b.first),
+const PASSES: [Pass; 6] = [
+    (0, |b| b.name_prefix & b.first & b.exact),
+    (1, |b| b.name_prefix & b.first & !b.exact),
     (2, |b| b.name_prefix & !b.first),
     (3, |b| b.name & !b.name_prefix),
     (4, |b| b.any & !b.name & b.prefix),
     (5, |b| b.any & !b.name & !b.prefix),
 ];
+
+/// The passes autocomplete takes: word prefixes of names.
+const SUGGEST_PASSES: usize = 3;
+
+/// The derived orders a search may use; either may be missing while the index changes.
+#[derive(Default)]
+struct Orders {
+    ranks: Option<Arc<Vec<u32>>>,
+    walks: Option<Arc<Walks>>,
+}
 
 /// Where a slot's word list and folded name sit in the arenas.
 #[derive(Clone, Copy, Default)]
@@ -878,8 +938,10 @@ struct Inner {
     free_slots: Vec<u32>,
     live: usize,
     vocab: Vocab,
-    /// Bumped by every insert and removal, so derived name ranks know when they are stale.
+    /// Bumped by every insert and removal, so derived orders know when they are stale.
     generation: u64,
+    /// Bumped by every change of a popularity, which the walks depend on.
+    popularity: u64,
 }
 
 impl Inner {
@@ -1086,6 +1148,20 @@ impl Inner {
         ranks
     }
 
+    /// Each kind's live slots, most popular first, then in name order (`ranks`).
+    fn walks(&self, ranks: &[u32]) -> Walks {
+        let mut walks: [Vec<u32>; Kind::ALL.len()] = Default::default();
+        for (slot, kind) in self.kinds.iter().enumerate() {
+            if let Some(kind) = kind {
+                walks[kind.index()].push(slot as u32);
+            }
+        }
+        for walk in &mut walks {
+            walk.sort_unstable_by_key(|&s| (Reverse(self.pops[s as usize]), ranks[s as usize]));
+        }
+        Walks(walks)
+    }
+
     fn display(&self, slot: usize) -> &str {
         let span = &self.spans[slot];
         let start = (span.name + span.name_len) as usize;
@@ -1110,17 +1186,20 @@ impl Inner {
         let blocks = self.kinds.len().div_ceil(64);
         let mut all = vec![Block::default(); blocks];
         let mut one = Vec::new();
-        let mut candidates = 0;
+        let mut candidates: usize = 0;
         for (n, (cost, j, matched)) in words.into_iter().enumerate() {
             let word = &query.words[j];
+            let lists = matched.len() * if prefix_only { 1 } else { 2 };
+            let seek_cost = candidates.saturating_mul(lists).saturating_mul(SEEK_COST);
             if n == 0 {
-                self.mark(&mut all, word, j == 0, &matched, prefix_only);
-            } else if candidates * CANDIDATE_COST < cost {
+                self.mark(&mut all, None, word, j == 0, &matched, prefix_only);
+            } else if candidates * CANDIDATE_COST < cost.min(seek_cost) {
                 self.narrow(&mut all, j == 0, &matched, prefix_only);
             } else {
                 one.clear();
                 one.resize(blocks, Block::default());
-                self.mark(&mut one, word, j == 0, &matched, prefix_only);
+                let among = (seek_cost < cost).then_some(all.as_slice());
+                self.mark(&mut one, among, word, j == 0, &matched, prefix_only);
                 for (a, o) in all.iter_mut().zip(&one) {
                     a.any &= o.any;
                     a.name &= o.name;
@@ -1142,10 +1221,12 @@ impl Inner {
 
     /// Sets, in `sets`, the documents one query word matches, from the postings of the
     /// vocabulary words it matched. `first_word`: it is the query's first word, which alone
-    /// decides `first` and `exact`.
+    /// decides `first` and `exact`. With `among`, only the documents in it are looked for, each
+    /// sought in the postings instead of every posting being read.
     fn mark(
         &self,
         sets: &mut [Block],
+        among: Option<&[Block]>,
         word: &str,
         first_word: bool,
         matched: &[(usize, bool)],
@@ -1154,9 +1235,7 @@ impl Inner {
         let vocab = &self.vocab;
         for &(w, is_prefix) in matched {
             let is_query = first_word && vocab.text(w).len() == word.len();
-            for &p in &vocab.name_postings[w] {
-                let slot = (p >> POSTING_SHIFT) as usize;
-                let (b, bit) = (&mut sets[slot / 64], 1u64 << (slot % 64));
+            let in_name = |b: &mut Block, bit: u64, p: u32| {
                 b.any |= bit;
                 b.name |= bit;
                 if is_prefix {
@@ -1167,15 +1246,21 @@ impl Inner {
                         b.exact |= bit & ones_if(is_query && p & NAME_SINGLE != 0);
                     }
                 }
+            };
+            let in_secondary = |b: &mut Block, bit: u64, _: u32| {
+                b.any |= bit;
+                b.prefix |= bit & ones_if(is_prefix);
+            };
+            match among {
+                None => postings_into(sets, &vocab.name_postings[w], in_name),
+                Some(among) => seek_into(sets, among, &vocab.name_postings[w], in_name),
             }
             if prefix_only {
                 continue;
             }
-            for &p in &vocab.secondary_postings[w] {
-                let slot = (p >> POSTING_SHIFT) as usize;
-                let (b, bit) = (&mut sets[slot / 64], 1u64 << (slot % 64));
-                b.any |= bit;
-                b.prefix |= bit & ones_if(is_prefix);
+            match among {
+                None => postings_into(sets, &vocab.secondary_postings[w], in_secondary),
+                Some(among) => seek_into(sets, among, &vocab.secondary_postings[w], in_secondary),
             }
         }
     }
@@ -1229,6 +1314,8 @@ impl Inner {
     /// tiers in order until the heap is full of better ones. Passes after `passes` are skipped.
     /// `blocks`: the indexes of the blocks of `sets` that hold a selected document, each with
     /// the mask of its documents that may be ranked; the others are not looked at, in any pass.
+    /// `walk`: when every allowed document is of one kind, that kind's walk (it needs `ranks`).
+    #[allow(clippy::too_many_arguments)]
     fn rank<'a>(
         &'a self,
         query: &Query,
@@ -1237,11 +1324,26 @@ impl Inner {
         passes: usize,
         k: usize,
         ranks: Option<&[u32]>,
+        walk: Option<&[u32]>,
     ) -> Vec<Candidate<'a>> {
         let mut top = TopK::new(k);
-        for &(best_tier, take) in &PASSES[..passes] {
-            if top.is_full_above(best_tier) {
+        for (pass, &(pass_tier, take)) in PASSES[..passes].iter().enumerate() {
+            // Only a one-word query's `exact` bits mean an exact match.
+            let read_names = pass <= 1 && !query.is_one_word();
+            if top.is_full_above(if read_names { 0 } else { pass_tier }) {
                 break;
+            }
+            if let (false, Some(walk), Some(ranks)) = (read_names, walk, ranks) {
+                let taken: usize = blocks
+                    .iter()
+                    .map(|&(i, allowed)| (take(&sets[i as usize]) & allowed).count_ones() as usize)
+                    .sum();
+                // A walk finds the page after about `walk.len() * k / taken` steps; looking at
+                // every match takes `taken`.
+                if taken > 0 && walk.len().saturating_mul(k) < taken.saturating_mul(taken) {
+                    self.walk(&mut top, pass_tier, take, sets, walk, ranks);
+                    continue;
+                }
             }
             for &(i, allowed) in blocks {
                 let i = i as usize;
@@ -1254,15 +1356,16 @@ impl Inner {
                     let Some(kind) = self.kinds[slot] else {
                         continue;
                     };
-                    let tier = if best_tier > 0 {
-                        best_tier
-                    } else if query.is_one_word() {
-                        if block.exact & bit != 0 {
-                            0
-                        } else {
-                            1
-                        }
+                    let rank = ranks.map_or(0, |r| r[slot]);
+                    let tier = if !read_names {
+                        pass_tier
                     } else {
+                        // Only a name as long as the query can equal it: the others need not
+                        // be read unless a prefix match would make the page.
+                        let best = u8::from(self.spans[slot].name_len as usize != query.text.len());
+                        if !top.would_take(best, self.pops[slot], rank) {
+                            continue;
+                        }
                         let folded = self.folded(slot);
                         if !folded.starts_with(&query.text) {
                             2
@@ -1272,7 +1375,6 @@ impl Inner {
                             1
                         }
                     };
-                    let rank = ranks.map_or(0, |r| r[slot]);
                     top.offer(tier, self.pops[slot], rank, || {
                         self.candidate(tier, kind, slot, rank)
                     });
@@ -1280,6 +1382,34 @@ impl Inner {
             }
         }
         top.into_sorted()
+    }
+
+    /// Offers the documents one pass takes in `walk` order, which is their rank order within
+    /// the pass's tier: the first one the heap turns away ends the pass.
+    fn walk<'a>(
+        &'a self,
+        top: &mut TopK<'a>,
+        tier: u8,
+        take: fn(&Block) -> u64,
+        sets: &[Block],
+        walk: &[u32],
+        ranks: &[u32],
+    ) {
+        for &slot in walk {
+            let slot = slot as usize;
+            if take(&sets[slot / 64]) & 1 << (slot % 64) == 0 {
+                continue;
+            }
+            let Some(kind) = self.kinds[slot] else {
+                continue;
+            };
+            let rank = ranks[slot];
+            if !top.offer(tier, self.pops[slot], rank, || {
+                self.candidate(tier, kind, slot, rank)
+            }) {
+                return;
+            }
+        }
     }
 
     /// Totals and the page of the selected documents of `kinds`.
@@ -1290,7 +1420,7 @@ impl Inner {
         kinds: &[Kind],
         k: usize,
         offset: usize,
-        ranks: Option<&[u32]>,
+        orders: &Orders,
     ) -> Results {
         let mut totals = [0; Kind::ALL.len()];
         let wanted: Vec<usize> = Kind::ALL
@@ -1312,17 +1442,55 @@ impl Inner {
                 blocks.push((i as u32, allowed));
             }
         }
-        let hits = self
-            .rank(query, sets, &blocks, PASSES.len(), k, ranks)
-            .into_iter()
-            .skip(offset)
-            .map(|c| Hit {
-                kind: c.kind,
-                id: c.id,
-                match_type: MatchType::BY_TIER[c.tier as usize],
+        let walk = match (&orders.walks, wanted.as_slice()) {
+            (Some(walks), &[kind]) => Some(walks.0[kind].as_slice()),
+            _ => None,
+        };
+        let ranks = orders.ranks.as_deref().map(Vec::as_slice);
+        let found = self.rank(query, sets, &blocks, PASSES.len(), k, ranks, walk);
+        Results {
+            hits: page(found, offset),
+            totals,
+        }
+    }
+
+    /// For each of `kinds`, its total and page of the selected documents, as
+    /// [`Inner::rank_kinds`] would give for that kind alone, counted in one pass over `sets`.
+    fn rank_each(
+        &self,
+        query: &Query,
+        sets: &[Block],
+        kinds: &[Kind],
+        k: usize,
+        offset: usize,
+        orders: &Orders,
+    ) -> Vec<(Kind, Results)> {
+        let mut blocks = vec![Vec::new(); kinds.len()];
+        let mut totals = vec![0; kinds.len()];
+        for (i, b) in sets.iter().enumerate().filter(|(_, b)| b.any != 0) {
+            for (j, kind) in kinds.iter().enumerate() {
+                let of_kind = b.any & self.kind_slots[kind.index()][i];
+                if of_kind != 0 {
+                    totals[j] += of_kind.count_ones() as usize;
+                    blocks[j].push((i as u32, of_kind));
+                }
+            }
+        }
+        let ranks = orders.ranks.as_deref().map(Vec::as_slice);
+        kinds
+            .iter()
+            .zip(blocks.iter().zip(totals))
+            .map(|(&kind, (blocks, total))| {
+                let walk = orders.walks.as_ref().map(|w| w.0[kind.index()].as_slice());
+                let found = self.rank(query, sets, blocks, PASSES.len(), k, ranks, walk);
+                let mut results = Results {
+                    hits: page(found, offset),
+                    totals: [0; Kind::ALL.len()],
+                };
+                results.totals[kind.index()] = total;
+                (kind, results)
             })
-            .collect();
-        Results { hits, totals }
+            .collect()
     }
 
     fn suggest(&self, query: &Query, limit: usize, ranks: Option<&[u32]>) -> Vec<Suggestion> {
@@ -1333,8 +1501,7 @@ impl Inner {
             .filter(|&i| sets[i].any != 0)
             .map(|i| (i as u32, u64::MAX))
             .collect();
-        // The first two passes are the name word-prefix matches, the only ones suggested.
-        self.rank(query, &sets, &blocks, 2, limit, ranks)
+        self.rank(query, &sets, &blocks, SUGGEST_PASSES, limit, ranks, None)
             .into_iter()
             .map(|c| Suggestion {
                 kind: c.kind,
@@ -1368,6 +1535,57 @@ impl Inner {
             + self.ids.capacity() * 16
             + self.free_slots.capacity() * 4
             + self.vocab.heap_bytes()
+    }
+}
+
+/// The hits of `found`, best first, after the first `offset`.
+fn page(found: Vec<Candidate<'_>>, offset: usize) -> Vec<Hit> {
+    found
+        .into_iter()
+        .skip(offset)
+        .map(|c| Hit {
+            kind: c.kind,
+            id: c.id,
+            match_type: MatchType::BY_TIER[c.tier as usize],
+        })
+        .collect()
+}
+
+/// Calls `set` for the block and bit of every posting.
+fn postings_into(sets: &mut [Block], postings: &[u32], set: impl Fn(&mut Block, u64, u32)) {
+    for &p in postings {
+        let slot = (p >> POSTING_SHIFT) as usize;
+        set(&mut sets[slot / 64], 1 << (slot % 64), p);
+    }
+}
+
+/// Calls `set` for the block and bit of every posting whose document is in `among`, seeking
+/// each of those in the postings, which are sorted by slot: a gallop from the last one found,
+/// then a binary search.
+fn seek_into(
+    sets: &mut [Block],
+    among: &[Block],
+    postings: &[u32],
+    set: impl Fn(&mut Block, u64, u32),
+) {
+    let mut rest = postings;
+    for (i, b) in among.iter().enumerate() {
+        let mut bits = b.any;
+        while bits != 0 && !rest.is_empty() {
+            let bit = bits & bits.wrapping_neg();
+            bits ^= bit;
+            let slot = (i * 64 + bit.trailing_zeros() as usize) as u32;
+            let mut step = 1;
+            while step < rest.len() && rest[step] >> POSTING_SHIFT < slot {
+                step *= 2;
+            }
+            let window = &rest[..rest.len().min(step + 1)];
+            let at = window.partition_point(|&p| p >> POSTING_SHIFT < slot);
+            rest = &rest[at..];
+            if let Some(&p) = rest.first().filter(|&&p| p >> POSTING_SHIFT == slot) {
+                set(&mut sets[i], bit, p);
+            }
+        }
     }
 }
 
@@ -1423,27 +1641,39 @@ impl<'a> TopK<'a> {
         self.heap.len() == self.k && self.heap.peek().is_none_or(|worst| worst.tier < tier)
     }
 
+    /// Whether a candidate of this tier, popularity and rank could be kept, as far as those
+    /// tell.
+    fn would_take(&self, tier: u8, popularity: u64, rank: u32) -> bool {
+        self.heap.len() < self.k
+            || self.heap.peek().is_some_and(|worst| {
+                (tier, Reverse(popularity), rank) <= (worst.tier, worst.popularity, worst.rank)
+            })
+    }
+
+    /// Keeps the candidate if it beats the worst kept; false if it was turned away on tier,
+    /// popularity and rank alone.
     fn offer(
         &mut self,
         tier: u8,
         popularity: u64,
         rank: u32,
         make: impl FnOnce() -> Candidate<'a>,
-    ) {
+    ) -> bool {
         if self.heap.len() < self.k {
             self.heap.push(make());
-            return;
+            return true;
         }
         let Some(mut worst) = self.heap.peek_mut() else {
-            return;
+            return false;
         };
         if (tier, Reverse(popularity), rank) > (worst.tier, worst.popularity, worst.rank) {
-            return;
+            return false;
         }
         let candidate = make();
         if candidate < *worst {
             *worst = candidate;
         }
+        true
     }
 
     fn into_sorted(self) -> Vec<Candidate<'a>> {
@@ -1487,15 +1717,22 @@ mod tests {
         index.remove(Kind::Track, 5);
         let inner = index.inner.read();
         let ranks = inner.name_ranks();
+        let orders = Orders {
+            walks: Some(Arc::new(inner.walks(&ranks))),
+            ranks: Some(Arc::new(ranks.clone())),
+        };
         for q in ["love", "lov", "love 3", "o", "inc", "night 1", "a"] {
             let query = Query::new(q).unwrap();
             let Some(sets) = inner.select(&query, false) else {
                 continue;
             };
             for (k, offset) in [(5, 0), (20, 3), (400, 0)] {
-                let by_names = inner.rank_kinds(&query, &sets, &Kind::ALL, k, offset, None);
-                let by_ranks = inner.rank_kinds(&query, &sets, &Kind::ALL, k, offset, Some(&ranks));
-                assert_eq!(by_names, by_ranks, "{q} {k} {offset}");
+                for kinds in [&Kind::ALL[..], &[Kind::Track], &[Kind::Album]] {
+                    let none = Orders::default();
+                    let by_names = inner.rank_kinds(&query, &sets, kinds, k, offset, &none);
+                    let by_ranks = inner.rank_kinds(&query, &sets, kinds, k, offset, &orders);
+                    assert_eq!(by_names, by_ranks, "{q} {k} {offset}");
+                }
             }
             let by_names = inner.suggest(&query, 10, None);
             assert_eq!(by_names, inner.suggest(&query, 10, Some(&ranks)), "{q}");
@@ -1636,6 +1873,50 @@ mod tests {
         assert_eq!(ids(&index.search("love", &[], 10, 0)), [2, 4, 3, 1]);
         index.set_popularity(Kind::Track, 1, 100);
         assert_eq!(ids(&index.search("love", &[], 10, 0)), [1, 2, 4, 3]);
+    }
+
+    #[test]
+    fn popularity_changes_reorder_broad_matches_at_once() {
+        // The first index rebuilds its orders whenever they go stale; the second never after
+        // its first search, so it must stop walking the stale one.
+        for interval in [Duration::ZERO, Duration::from_secs(3600)] {
+            let index = SearchIndex::with_rebuild_interval(interval);
+            for i in 0..200 {
+                index.upsert(doc(Kind::Track, i, &format!("Love song {i:03}"), &[], 0));
+            }
+            index.upsert(doc(Kind::Track, 900, "Other", &[], 50));
+            let first = index.search("love", &[Kind::Track], 3, 0);
+            assert_eq!(ids(&first), [0, 1, 2]);
+            assert_eq!(first.total(Kind::Track), 200);
+            index.set_popularity(Kind::Track, 150, 9);
+            index.set_popularity(Kind::Track, 7, 3);
+            let after = index.search_each("love", &[Kind::Track], 3, 0);
+            assert_eq!(ids(&after[0].1), [150, 7, 0], "{interval:?}");
+            let deeper = index.search("love", &[Kind::Track], 3, 100);
+            // Offsets count the two popular tracks first: 0..=6, then 8.. from position 9.
+            assert_eq!(ids(&deeper), [99, 100, 101], "{interval:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_match_inside_longer_numbers() {
+        let index = SearchIndex::new();
+        for i in 0..3000 {
+            index.upsert(doc(Kind::Track, i, &format!("Track {i}"), &[], 0));
+        }
+        let found = index.search("track 12", &[Kind::Track], 3, 0);
+        // 12, 120-129 and 1200-1299 start with it; 48 more hold it inside a number.
+        assert_eq!(found.total(Kind::Track), 1 + 10 + 100 + 48);
+        assert_eq!(ranked(&found)[0], (12, MatchType::Exact));
+        assert_eq!(ranked(&found)[1], (120, MatchType::Prefix));
+        let inside = index.search("12", &[Kind::Track], 200, 0);
+        let substrings: Vec<u128> = ranked(&inside)
+            .into_iter()
+            .filter(|&(_, m)| m == MatchType::Substring)
+            .map(|(id, _)| id)
+            .collect();
+        assert!(substrings.contains(&312) && substrings.contains(&2120));
+        assert!(!substrings.contains(&120));
     }
 
     #[test]
@@ -2077,38 +2358,53 @@ mod tests {
                 limit in 0..8usize,
                 offset in 0..4usize,
             ) {
-                let index = SearchIndex::new();
+                // One index rebuilds its orders for every search, so that walks are taken
+                // whenever they pay; the other mostly searches without them.
+                let indexes = [SearchIndex::new(), SearchIndex::with_rebuild_interval(Duration::ZERO)];
                 let mut model: HashMap<(Kind, u128), Doc> = HashMap::new();
-                for op in ops {
+                for (n, op) in ops.into_iter().enumerate() {
                     match op {
                         Op::Upsert(d) => {
                             model.insert((d.kind, d.id), d.clone());
-                            index.upsert(d);
+                            indexes.iter().for_each(|i| i.upsert(d.clone()));
                         }
                         Op::Remove(k, id) => {
                             model.remove(&(k, id));
-                            index.remove(k, id);
+                            indexes.iter().for_each(|i| i.remove(k, id));
                         }
                         Op::Popularity(k, id, p) => {
                             if let Some(d) = model.get_mut(&(k, id)) {
                                 d.popularity = p;
                             }
-                            index.set_popularity(k, id, p);
+                            indexes.iter().for_each(|i| i.set_popularity(k, id, p));
                         }
-                        Op::Shrink => index.shrink_to_fit(),
+                        Op::Shrink => indexes.iter().for_each(SearchIndex::shrink_to_fit),
+                    }
+                    // Orders built along the way go stale with the next change.
+                    if n % 16 == 0 {
+                        indexes.iter().for_each(|i| { i.search("a", &[], 1, 0); });
                     }
                 }
-                prop_assert_eq!(index.len(), model.len());
-                for q in &queries {
-                    let (expected, totals) = reference_search(&model, q, &kinds);
-                    let page = index.search(q, &kinds, limit, offset);
-                    prop_assert_eq!(page.totals, totals);
-                    let expected_page: Vec<Hit> =
-                        expected.into_iter().skip(offset).take(limit).collect();
-                    prop_assert_eq!(page.hits, expected_page, "query {:?}", q);
-                    let suggested: Vec<u128> =
-                        index.suggest(q, limit).iter().map(|s| s.id).collect();
-                    prop_assert_eq!(suggested, reference_suggest(&model, q, limit), "prefix {:?}", q);
+                for index in &indexes {
+                    prop_assert_eq!(index.len(), model.len());
+                    for q in &queries {
+                        let (expected, totals) = reference_search(&model, q, &kinds);
+                        let page = index.search(q, &kinds, limit, offset);
+                        prop_assert_eq!(page.totals, totals);
+                        let expected_page: Vec<Hit> =
+                            expected.into_iter().skip(offset).take(limit).collect();
+                        prop_assert_eq!(page.hits, expected_page, "query {:?}", q);
+                        for (kind, page) in index.search_each(q, &kinds, limit, offset) {
+                            let (expected, totals) = reference_search(&model, q, &[kind]);
+                            prop_assert_eq!(page.totals, totals);
+                            let expected_page: Vec<Hit> =
+                                expected.into_iter().skip(offset).take(limit).collect();
+                            prop_assert_eq!(page.hits, expected_page, "query {:?} of {:?}", q, kind);
+                        }
+                        let suggested: Vec<u128> =
+                            index.suggest(q, limit).iter().map(|s| s.id).collect();
+                        prop_assert_eq!(suggested, reference_suggest(&model, q, limit), "prefix {:?}", q);
+                    }
                 }
             }
 
@@ -2130,7 +2426,6 @@ mod tests {
 mod bench {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::{Duration, Instant};
 
     /// SplitMix64: deterministic, so every run measures the same corpus.
     struct Rng(u64);
