@@ -274,6 +274,10 @@ struct State {
     artists: IdMap<ArtistId, Artist>,
     /// Bumped on every change, so cached list orders know when they are stale.
     generation: u64,
+    /// All-time plays of the items that have any, which search ranks by among equal matches.
+    /// Kept here, apart from the rows, so that an item reindexed after a change (a retagged
+    /// track, an album gaining a track) keeps its place.
+    popularity: HashMap<(Kind, u128), u64>,
 }
 
 /// The catalog service.
@@ -339,8 +343,8 @@ impl Catalog {
         const CHUNK: usize = 4096;
         let state = self.state.read();
         let docs = (state.tracks.values().map(|t| state.track_doc(t)))
-            .chain(state.albums.values().map(album_doc))
-            .chain(state.artists.values().map(artist_doc));
+            .chain(state.albums.values().map(|a| state.album_doc(a)))
+            .chain(state.artists.values().map(|a| state.artist_doc(a)));
         let mut chunk = Vec::with_capacity(CHUNK);
         for doc in docs {
             chunk.push(doc);
@@ -568,13 +572,13 @@ impl Catalog {
         }
         for id in &touched.albums {
             match state.albums.get(id) {
-                Some(a) => self.search.upsert(album_doc(a)),
+                Some(a) => self.search.upsert(state.album_doc(a)),
                 None => self.search.remove(Kind::Album, id.as_uuid().as_u128()),
             }
         }
         for id in &touched.artists {
             match state.artists.get(id) {
-                Some(a) => self.search.upsert(artist_doc(a)),
+                Some(a) => self.search.upsert(state.artist_doc(a)),
                 None => self.search.remove(Kind::Artist, id.as_uuid().as_u128()),
             }
         }
@@ -594,6 +598,21 @@ impl Catalog {
     /// Makes the catalog's writes durable, from a blocking thread.
     pub fn flush_blocking(&self) -> Result<()> {
         Ok(self.store.flush_blocking()?)
+    }
+
+    /// Sets the all-time plays of items of one kind, which search lists first among equal
+    /// matches. Items not in the catalog keep theirs for when they are.
+    pub fn set_popularity(&self, kind: Kind, plays: impl IntoIterator<Item = (uuid::Uuid, u64)>) {
+        let mut state = self.state.write();
+        for (id, n) in plays {
+            let id = id.as_u128();
+            if n == 0 {
+                state.popularity.remove(&(kind, id));
+            } else {
+                state.popularity.insert((kind, id), n);
+            }
+            self.search.set_popularity(kind, id, n);
+        }
     }
 
     /// The search index.
@@ -663,27 +682,33 @@ impl Touched {
     }
 }
 
-fn album_doc(a: &Album) -> Doc {
-    Doc {
-        kind: Kind::Album,
-        id: a.id.as_uuid().as_u128(),
-        name: a.title.clone(),
-        secondary: vec![a.artist_name.clone()],
-        popularity: 0,
-    }
-}
-
-fn artist_doc(a: &Artist) -> Doc {
-    Doc {
-        kind: Kind::Artist,
-        id: a.id.as_uuid().as_u128(),
-        name: a.name.clone(),
-        secondary: Vec::new(),
-        popularity: 0,
-    }
-}
-
 impl State {
+    fn popularity(&self, kind: Kind, id: u128) -> u64 {
+        self.popularity.get(&(kind, id)).copied().unwrap_or(0)
+    }
+
+    fn album_doc(&self, a: &Album) -> Doc {
+        let id = a.id.as_uuid().as_u128();
+        Doc {
+            kind: Kind::Album,
+            id,
+            name: a.title.clone(),
+            secondary: vec![a.artist_name.clone()],
+            popularity: self.popularity(Kind::Album, id),
+        }
+    }
+
+    fn artist_doc(&self, a: &Artist) -> Doc {
+        let id = a.id.as_uuid().as_u128();
+        Doc {
+            kind: Kind::Artist,
+            id,
+            name: a.name.clone(),
+            secondary: Vec::new(),
+            popularity: self.popularity(Kind::Artist, id),
+        }
+    }
+
     /// Gives back what growing left spare: vectors and maps double as they grow.
     fn shrink_to_fit(&mut self) {
         self.tracks.shrink_to_fit();
@@ -717,12 +742,13 @@ impl State {
         if let Some(album) = self.albums.get(&t.album_id) {
             secondary.push(album.title.clone());
         }
+        let id = t.id.as_uuid().as_u128();
         Doc {
             kind: Kind::Track,
-            id: t.id.as_uuid().as_u128(),
+            id,
             name: t.title.to_string(),
             secondary,
-            popularity: 0,
+            popularity: self.popularity(Kind::Track, id),
         }
     }
 

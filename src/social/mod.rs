@@ -94,6 +94,7 @@ impl Social {
         covers_dir: PathBuf,
     ) -> Result<Self> {
         Ok(Self {
+            plays: Plays::open(store, catalog.clone())?,
             catalog,
             artists,
             policy,
@@ -115,7 +116,6 @@ impl Social {
                 ALBUM_RATINGS_BY_ITEM,
                 ALBUM_RATING_TOTALS,
             )?,
-            plays: Plays::open(store)?,
             now_playing: RwLock::new(HashMap::new()),
             covers_dir,
         })

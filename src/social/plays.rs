@@ -10,14 +10,18 @@
 //!
 //! Plays are recorded one transaction at a time under a lock, so they never collide on the
 //! counters they share, and charts for the last week are kept in memory, rebuilt from the store
-//! at start-up.
+//! at start-up. Every item's all-time plays also go to the catalog, whose search lists the
+//! most played first among equal matches.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
 use super::model::{day_of, DayCounts, Play, Privacy, Source, Totals, UserTotals};
+use crate::catalog::search::Kind as SearchKind;
+use crate::catalog::Catalog;
 use crate::domain::{now, AlbumId, ArtistId, PlayId, TrackId, UnixTime, UserId};
 use crate::error::{Error, Result};
 use crate::store::tables::{
@@ -44,6 +48,17 @@ pub enum ChartKind {
     Albums = 1,
     /// Artists.
     Artists = 2,
+}
+
+impl ChartKind {
+    /// The search index's kind for the same items.
+    fn search_kind(self) -> SearchKind {
+        match self {
+            Self::Tracks => SearchKind::Track,
+            Self::Albums => SearchKind::Album,
+            Self::Artists => SearchKind::Artist,
+        }
+    }
 }
 
 const KINDS: [ChartKind; 3] = [ChartKind::Tracks, ChartKind::Albums, ChartKind::Artists];
@@ -142,6 +157,8 @@ pub struct Plays {
     // One recording at a time: see the module comment.
     write: Mutex<()>,
     charts: RwLock<ChartState>,
+    /// Told every item's all-time plays, which search ranks by.
+    catalog: Arc<Catalog>,
 }
 
 /// Validates one reported play.
@@ -170,8 +187,8 @@ fn is_complete(seconds_played: u32, duration_ms: u64) -> bool {
 }
 
 impl Plays {
-    /// Opens the trees and rebuilds the charts from them.
-    pub fn open(store: &Store) -> Result<Self> {
+    /// Opens the trees, rebuilds the charts from them and gives `catalog` every item's plays.
+    pub fn open(store: &Store, catalog: Arc<Catalog>) -> Result<Self> {
         let plays = Self {
             store: store.clone(),
             plays: store.table(PLAYS)?,
@@ -187,8 +204,17 @@ impl Plays {
             chart_days: store.table(CHART_DAYS)?,
             write: Mutex::new(()),
             charts: RwLock::new(ChartState::default()),
+            catalog,
         };
         plays.load_charts()?;
+        let charts = plays.charts.read();
+        for kind in KINDS {
+            let all = &charts.all[kind as usize];
+            plays
+                .catalog
+                .set_popularity(kind.search_kind(), all.iter().map(|(i, n)| (*i, *n)));
+        }
+        drop(charts);
         Ok(plays)
     }
 
@@ -397,9 +423,12 @@ impl Plays {
         }
         let oldest = day_of(now()).saturating_sub(CHART_DAYS_KEPT - 1);
         let mut state = self.charts.write();
+        let mut popular: [Vec<(Uuid, u64)>; 3] = Default::default();
         for ((day, kind, item), n) in chart {
             let kind = usize::from(kind).min(2);
-            *state.all[kind].entry(item).or_default() += n;
+            let all = state.all[kind].entry(item).or_default();
+            *all += n;
+            popular[kind].push((item, *all));
             if day >= oldest {
                 *state.days.entry(day).or_default()[kind]
                     .entry(item)
@@ -412,6 +441,13 @@ impl Plays {
             .is_some_and(|(d, _)| *d < oldest)
         {
             state.days.pop_first();
+        }
+        drop(state);
+        // Called under the recording lock, so the catalog learns counts in the order they grew.
+        for (kind, plays) in KINDS.into_iter().zip(popular) {
+            if !plays.is_empty() {
+                self.catalog.set_popularity(kind.search_kind(), plays);
+            }
         }
     }
 

@@ -1411,3 +1411,76 @@ async fn now_playing_shows_followed_users_and_hides_private_sessions() {
         .unwrap()
         .is_empty());
 }
+
+/// The ids of a search's hits of one kind, best first.
+async fn search_ids(s: &TestServer, token: &str, q: &str, kind: &str) -> Vec<String> {
+    let r = ok(
+        s,
+        Method::GET,
+        &format!("/api/v1/search?q={q}&type={kind}"),
+        token,
+        None,
+    )
+    .await;
+    r[format!("{kind}s")]["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn plays_list_the_most_played_first_among_equal_search_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_in(dir.path(), &[]).await;
+    let (_, t, albums, _) = artist_with_tracks(&s, "ada", &["tags.flac", "tags.ogg"]).await;
+    let ann = s.user_with_role("ann", "listener").await;
+    // Both titles start with the query's word: equal matches, in name order until played.
+    assert_eq!(search_ids(&s, &ann, "tags", "track").await, t);
+    assert_eq!(search_ids(&s, &ann, "tags", "album").await, albums);
+
+    for key in ["p1", "p2"] {
+        call(
+            &s,
+            Method::POST,
+            "/api/v1/plays",
+            Some(&ann),
+            Some(play(&t[1], key, 1)),
+        )
+        .await;
+    }
+    let most_played_first = |v: &[String]| vec![v[1].clone(), v[0].clone()];
+    assert_eq!(
+        search_ids(&s, &ann, "tags", "track").await,
+        most_played_first(&t)
+    );
+    assert_eq!(
+        search_ids(&s, &ann, "tags", "album").await,
+        most_played_first(&albums)
+    );
+    // A better match still comes first: an exact title outranks a more played prefix match.
+    assert_eq!(search_ids(&s, &ann, "tags.flac", "track").await[0], t[0]);
+    s.stop().await;
+
+    // The order is rebuilt from the recorded plays at start-up.
+    let s = TestServer::start_in(dir.path(), &[]).await;
+    let ann = token(&s.login("ann", "password123").await);
+    assert_eq!(
+        search_ids(&s, &ann, "tags", "track").await,
+        most_played_first(&t)
+    );
+    // Plays of the other track overtake the first's.
+    for key in ["p3", "p4", "p5"] {
+        call(
+            &s,
+            Method::POST,
+            "/api/v1/plays",
+            Some(&ann),
+            Some(play(&t[0], key, 1)),
+        )
+        .await;
+    }
+    assert_eq!(search_ids(&s, &ann, "tags", "track").await, t);
+    s.stop().await;
+}
