@@ -5,23 +5,27 @@
 //!   punctuation). Public so that sorting by name elsewhere agrees with search.
 //! - [`SearchIndex`]: the shared index. Request handlers query it under a read lock; the scanner
 //!   writes under a short write lock per item, or per chunk in [`SearchIndex::upsert_many`].
-//! - `Vocab`: every distinct folded word once, with a character summary for fast matching and
-//!   a postings list of the documents that use it.
+//! - `Vocab`: every distinct folded word once, with a postings list of the documents that use
+//!   it, and per pair of adjacent bytes the sorted list of the words that hold it.
 //! - `Inner`: documents in slots, as parallel vectors; word lists and folded names sit in two
 //!   arenas rather than one allocation per document.
 //!
 //! # Answering a query
 //! A query word matches a document if it is a prefix or a substring of one of the document's
-//! words, so words are matched once per distinct vocabulary word (tens of thousands), not once
-//! per document. The postings of the matching words then set bits in a few bitsets over slots
-//! (a slot's words matched anywhere, in the name, as word prefixes...), and the bitsets of the
-//! query words are intersected. A bitset is 14 KB for 113,000 documents and stays in cache, so
-//! even a one-letter query that matches every document costs one sequential read of the
-//! postings, about a millisecond. Query words are taken cheapest first, and once few candidates
-//! are left, a common word (`the`, `a`) is checked against each candidate's own words instead
-//! of through its long postings. Totals are population counts against per-kind bitsets. The
-//! page comes from walking the match tiers best first into a bounded top-k heap, stopping once
-//! the heap is full of better tiers: nothing is ever sorted in full.
+//! words, so words are matched once per distinct vocabulary word, not once per document, and
+//! only the words listed under the query word's rarest byte pair are read. The postings of the
+//! matching words then set bits in a few bitsets over slots (a slot's words matched anywhere,
+//! in the name, as word prefixes...), and the bitsets of the query words are intersected. A
+//! bitset is 14 KB for 113,000 documents and stays in cache, so even a one-letter query that
+//! matches every document costs one sequential read of the postings, about a millisecond.
+//! Query words are taken cheapest first, and once few candidates are left, a common word
+//! (`the`, `a`) is checked against each candidate's own words, or each candidate is sought in
+//! its postings, instead of every posting being read. Totals are population counts against
+//! per-kind bitsets. The page comes from walking the match tiers best first into a bounded
+//! top-k heap, stopping once the heap is full of better tiers: nothing is ever sorted in full.
+//! A tier that takes thousands of documents of one kind is walked in that kind's
+//! popularity-then-name order, derived at most once a second while the index changes, and stops
+//! at the first document the heap turns away.
 //!
 //! # Why a lock and not snapshots
 //! With 113,000 documents a search holds the read lock for about 2 ms at most and an upsert
@@ -536,7 +540,7 @@ impl Query {
 type Postings = smallvec::SmallVec<[u32; 4]>;
 
 /// Every distinct folded word, with what is needed to match query words against it quickly.
-/// A freed word id has an empty text, a zero mask and no postings until it is reused.
+/// A freed word id has an empty text, no byte pairs and no postings until it is reused.
 #[derive(Default)]
 struct Vocab {
     /// Word ids by the hash of their text: the text itself lives once, in `texts`.
