@@ -719,6 +719,19 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
     assert_eq!(c.get_starred2(None).await.unwrap().song.len(), 1);
     c.set_rating(&flac.id, 4).await.unwrap();
     assert_eq!(c.get_song(&flac.id).await.unwrap().user_rating, Some(4));
+    // An album's star and rating show wherever the album is listed.
+    c.set_rating(&album_id, 3).await.unwrap();
+    let album = c.get_album(&album_id).await.unwrap();
+    assert_eq!(album.user_rating, Some(3));
+    assert!(album.starred.as_deref().is_some_and(is_time));
+    let listed = c
+        .get_album_list2(AlbumListType::Starred, &AlbumListOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, album_id);
+    assert_eq!(listed[0].user_rating, Some(3));
+    assert!(listed[0].starred.as_deref().is_some_and(is_time));
     c.scrobble(&flac.id, None, Some(false)).await.unwrap();
     let playing = c.get_now_playing().await.unwrap();
     assert_eq!(playing.len(), 1);
@@ -743,7 +756,7 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
         (AlbumListType::Starred, 1),
         (AlbumListType::Frequent, 1),
         (AlbumListType::Recent, 1),
-        (AlbumListType::Highest, 0),
+        (AlbumListType::Highest, 1),
         (AlbumListType::Random, 2),
     ] {
         let list = k

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{Ctx, Res};
 use crate::catalog::{Album, Artist, Reader, TrackRef};
-use crate::domain::UnixTime;
+use crate::domain::{AlbumId, TrackId, UnixTime};
 use crate::http::dto::rfc3339;
 
 // The large answers (a 500-song search, a 100-song album) are built from borrowed catalog
@@ -305,30 +305,58 @@ pub fn mime_of(suffix: &str) -> &'static str {
 /// Most likes or ratings read in one go per request; past this, songs are looked up one by one.
 const MARKS_AT_ONCE: usize = 5000;
 
-/// The caller's likes (with their time) and track ratings.
-pub struct SongMarks {
-    likes: std::collections::HashMap<Uuid, UnixTime>,
-    ratings: std::collections::HashMap<crate::domain::TrackId, u8>,
+/// The caller's stars (with their time) and ratings of one kind of item.
+pub struct Marks<I> {
+    stars: std::collections::HashMap<Uuid, UnixTime>,
+    ratings: std::collections::HashMap<I, u8>,
+}
+
+impl<I: std::hash::Hash + Eq> Marks<I> {
+    /// From a user's stars and ratings as read at once, if neither was too many to hold.
+    fn of(
+        stars: Option<std::collections::HashMap<Uuid, UnixTime>>,
+        ratings: impl FnOnce() -> crate::error::Result<Option<Vec<(I, crate::social::model::Rating)>>>,
+    ) -> Res<Option<Self>> {
+        let Some(stars) = stars else {
+            return Ok(None);
+        };
+        Ok(ratings()?.map(|r| Self {
+            stars,
+            ratings: r.into_iter().map(|(i, r)| (i, r.stars)).collect(),
+        }))
+    }
+
+    fn get(&self, id: &I, uuid: &Uuid) -> (Option<Time>, Option<u8>) {
+        (
+            self.stars.get(uuid).map(|since| Time(*since)),
+            self.ratings.get(id).copied(),
+        )
+    }
 }
 
 impl Ctx {
-    fn song_marks(&self) -> Res<Option<&SongMarks>> {
+    fn song_marks(&self) -> Res<Option<&Marks<TrackId>>> {
         if self.song_marks.get().is_none() {
             let social = &self.app.social;
             let user = self.actor.user_id;
-            let marks = match social.likes.of_user_upto(user, MARKS_AT_ONCE)? {
-                Some(likes) => social
-                    .track_ratings
-                    .of_user_upto(user, MARKS_AT_ONCE)?
-                    .map(|r| SongMarks {
-                        likes,
-                        ratings: r.into_iter().map(|(t, r)| (t, r.stars)).collect(),
-                    }),
-                None => None,
-            };
+            let marks = Marks::of(social.likes.of_user_upto(user, MARKS_AT_ONCE)?, || {
+                social.track_ratings.of_user_upto(user, MARKS_AT_ONCE)
+            })?;
             let _ = self.song_marks.set(marks);
         }
         Ok(self.song_marks.get().and_then(Option::as_ref))
+    }
+
+    fn album_marks(&self) -> Res<Option<&Marks<AlbumId>>> {
+        if self.album_marks.get().is_none() {
+            let social = &self.app.social;
+            let user = self.actor.user_id;
+            let marks = Marks::of(social.saves.of_user_upto(user, MARKS_AT_ONCE)?, || {
+                social.album_ratings.of_user_upto(user, MARKS_AT_ONCE)
+            })?;
+            let _ = self.album_marks.set(marks);
+        }
+        Ok(self.album_marks.get().and_then(Option::as_ref))
     }
 
     /// When the caller starred (liked, saved, followed) `id` in `relation`.
@@ -344,10 +372,7 @@ impl Ctx {
     pub fn song<'r>(&self, r: &'r Reader<'_>, t: TrackRef<'r>) -> Res<Song<'r>> {
         let social = &self.app.social;
         let (starred, user_rating) = match self.song_marks()? {
-            Some(m) => (
-                m.likes.get(t.id.as_uuid()).map(|since| Time(*since)),
-                m.ratings.get(&t.id).copied(),
-            ),
+            Some(m) => m.get(&t.id, t.id.as_uuid()),
             None => (
                 self.starred(&social.likes, *t.id.as_uuid())?,
                 social
@@ -431,6 +456,16 @@ impl Ctx {
         } else {
             None
         };
+        let (starred, user_rating) = match self.album_marks()? {
+            Some(m) => m.get(&a.id, a.id.as_uuid()),
+            None => (
+                self.starred(&social.saves, *a.id.as_uuid())?,
+                social
+                    .album_ratings
+                    .of_user(self.actor.user_id, a.id)?
+                    .map(|r| r.stars),
+            ),
+        };
         Ok(AlbumDto {
             id: Hex(*a.id.as_uuid()),
             name: &a.title,
@@ -442,11 +477,8 @@ impl Ctx {
             created: Time(a.added_at),
             year: a.year,
             genre: a.genres.first().map(|g| &**g),
-            starred: self.starred(&social.saves, *a.id.as_uuid())?,
-            user_rating: social
-                .album_ratings
-                .of_user(self.actor.user_id, a.id)?
-                .map(|r| r.stars),
+            starred,
+            user_rating,
             is_compilation: a.compilation,
             genres: Genres(a.genres.iter()),
             artists: [IdName {

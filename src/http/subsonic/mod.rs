@@ -165,7 +165,9 @@ pub(crate) struct Ctx {
     /// The caller's liked tracks and track ratings, read once per request when there are few
     /// (one range read instead of two lookups per song in a 500-song page); `None` inside
     /// when there are too many to hold, and each song is then looked up.
-    pub song_marks: std::sync::OnceLock<Option<dto::SongMarks>>,
+    pub song_marks: std::sync::OnceLock<Option<dto::Marks<crate::domain::TrackId>>>,
+    /// The same for saved albums and album ratings.
+    pub album_marks: std::sync::OnceLock<Option<dto::Marks<crate::domain::AlbumId>>>,
 }
 
 /// `GET` or `POST` `/rest/{method}` and `/rest/{method}.view`.
@@ -402,6 +404,7 @@ fn authenticate(app: &App, p: &Params, ip: IpAddr) -> Res<Ctx> {
                 json: !matches!(Format::of(p), Ok(Format::Xml { .. })),
                 app: app.clone(),
                 song_marks: std::sync::OnceLock::new(),
+                album_marks: std::sync::OnceLock::new(),
             })
         }
         Err(e) => {
