@@ -302,7 +302,8 @@ pub fn mime_of(suffix: &str) -> &'static str {
     }
 }
 
-/// Most likes or ratings read in one go per request; past this, songs are looked up one by one.
+/// Most stars or ratings of one kind read in one go per request; past this, each song or album
+/// is looked up on its own.
 const MARKS_AT_ONCE: usize = 5000;
 
 /// The caller's stars (with their time) and ratings of one kind of item.
