@@ -276,6 +276,8 @@ pub struct SearchIndex {
 struct Derived {
     /// Every document's place in name order, as of `generation`.
     ranks: Option<Arc<Vec<u32>>>,
+    /// As of `generation`.
+    dense: Option<Arc<DenseWords>>,
     generation: u64,
     built: Option<Instant>,
     /// As of `generation` and `popularity`.
@@ -288,6 +290,15 @@ struct Derived {
 /// then by name. A pass that takes thousands of documents walks it and stops as soon as the
 /// rest cannot make the page.
 struct Walks([Vec<u32>; Kind::ALL.len()]);
+
+/// The postings of the words that many documents hold, as bitsets over slots: per block of 64
+/// slots, the documents with the word in their name, first in their name, as their name's only
+/// word, and in their secondary text. Marking such a word (`track` in every title, `love` in a
+/// quarter of them) is then a few operations per block instead of one per posting.
+type DenseWords = hashbrown::HashMap<u32, Box<[[u64; 4]]>, foldhash::fast::RandomState>;
+
+/// A word is kept as bitsets when at least one document in this many holds it.
+const DENSE_SHARE: usize = 16;
 
 /// While the index keeps changing (a scan, plays), the orders are rebuilt at most this often;
 /// in between, ties are settled by comparing names and every match is looked at, as before any
@@ -324,15 +335,21 @@ impl SearchIndex {
                 return Orders::default();
             }
             d.ranks = Some(Arc::new(inner.name_ranks()));
+            d.dense = Some(Arc::new(inner.dense_words()));
             d.generation = inner.generation;
             d.built = Some(Instant::now());
             d.walks = None;
         }
         let ranks = d.ranks.clone();
+        let dense = d.dense.clone();
         if d.walks.is_none() || d.popularity != inner.popularity {
             // Fresh ranks always get walks; a popularity change alone waits its turn.
             if d.walks.is_some() && recent(d.walks_built) {
-                return Orders { ranks, walks: None };
+                return Orders {
+                    ranks,
+                    walks: None,
+                    dense,
+                };
             }
             d.walks = ranks.as_deref().map(|r| Arc::new(inner.walks(r)));
             d.popularity = inner.popularity;
@@ -341,6 +358,7 @@ impl SearchIndex {
         Orders {
             ranks,
             walks: d.walks.clone(),
+            dense,
         }
     }
 
@@ -405,10 +423,10 @@ impl SearchIndex {
             kinds
         };
         let inner = self.inner.read();
-        let Some(sets) = inner.select(&query, false) else {
+        let orders = self.orders(&inner);
+        let Some(sets) = inner.select(&query, false, &orders) else {
             return Results::default();
         };
-        let orders = self.orders(&inner);
         inner.rank_kinds(
             &query,
             &sets,
@@ -432,10 +450,9 @@ impl SearchIndex {
             return kinds.iter().map(|&k| (k, Results::default())).collect();
         };
         let inner = self.inner.read();
-        let sets = inner.select(&query, false);
-        match sets {
+        let orders = self.orders(&inner);
+        match inner.select(&query, false, &orders) {
             Some(sets) => {
-                let orders = self.orders(&inner);
                 let k = offset.saturating_add(limit);
                 inner.rank_each(&query, &sets, kinds, k, offset, &orders)
             }
@@ -451,7 +468,7 @@ impl SearchIndex {
             Some(query) if limit > 0 => {
                 let inner = self.inner.read();
                 let orders = self.orders(&inner);
-                inner.suggest(&query, limit, orders.ranks.as_deref().map(Vec::as_slice))
+                inner.suggest(&query, limit, &orders)
             }
             _ => Vec::new(),
         }
@@ -470,7 +487,24 @@ impl SearchIndex {
     /// Approximate heap bytes held, for the status page and capacity planning. Counts
     /// allocated capacity plus a typical allocator overhead per allocation.
     pub fn heap_bytes(&self) -> usize {
-        self.inner.read().heap_bytes()
+        let derived = self.derived.lock().heap_bytes();
+        self.inner.read().heap_bytes() + derived
+    }
+}
+
+impl Derived {
+    fn heap_bytes(&self) -> usize {
+        let ranks = self.ranks.as_ref().map_or(0, |r| r.capacity() * 4);
+        let walks = self.walks.as_ref().map_or(0, |w| {
+            w.0.iter().map(|walk| walk.capacity() * 4).sum::<usize>()
+        });
+        let dense = self.dense.as_ref().map_or(0, |d| {
+            d.capacity() * (std::mem::size_of::<(u32, Box<[[u64; 4]]>)>() + 1)
+                + d.values()
+                    .map(|bits| bits.len() * 32 + ALLOC_OVERHEAD)
+                    .sum::<usize>()
+        });
+        ranks + walks + dense
     }
 }
 
@@ -763,19 +797,14 @@ impl Vocab {
         }
     }
 
-    /// How many postings a query word's matches have: the cost of reading them.
-    fn postings_len(&self, matched: &[(usize, bool)], prefix_only: bool) -> usize {
-        matched
-            .iter()
-            .map(|&(w, _)| {
-                self.name_postings[w].len()
-                    + if prefix_only {
-                        0
-                    } else {
-                        self.secondary_postings[w].len()
-                    }
-            })
-            .sum()
+    /// How many postings word `w` has: the cost of reading them.
+    fn postings_len(&self, w: usize, prefix_only: bool) -> usize {
+        self.name_postings[w].len()
+            + if prefix_only {
+                0
+            } else {
+                self.secondary_postings[w].len()
+            }
     }
 
     /// The words that `word` is a prefix of, or (unless `prefix_only`) a substring of, each
@@ -858,7 +887,7 @@ const ALLOC_OVERHEAD: usize = 16;
 
 /// For one block of 64 slots, the documents that satisfy each condition, for one query word
 /// or, once intersected, for all of them. Bit `i` stands for slot `64 * block + i`.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, PartialEq)]
 struct Block {
     /// Matched somewhere.
     any: u64,
@@ -896,11 +925,12 @@ const PASSES: [Pass; 6] = [
 /// The passes autocomplete takes: word prefixes of names.
 const SUGGEST_PASSES: usize = 3;
 
-/// The derived orders a search may use; either may be missing while the index changes.
+/// The derived orders a search may use; any may be missing while the index changes.
 #[derive(Default)]
 struct Orders {
     ranks: Option<Arc<Vec<u32>>>,
     walks: Option<Arc<Walks>>,
+    dense: Option<Arc<DenseWords>>,
 }
 
 /// Where a slot's word list and folded name sit in the arenas.
@@ -1152,6 +1182,34 @@ impl Inner {
         ranks
     }
 
+    /// The words at least one document in [`DENSE_SHARE`] holds, as bitsets.
+    fn dense_words(&self) -> DenseWords {
+        let blocks = self.kinds.len().div_ceil(64);
+        let least = (self.kinds.len() / DENSE_SHARE).max(1);
+        let vocab = &self.vocab;
+        let mut dense = DenseWords::default();
+        for w in 0..vocab.len() {
+            let (name, secondary) = (&vocab.name_postings[w], &vocab.secondary_postings[w]);
+            if name.len() + secondary.len() < least {
+                continue;
+            }
+            let mut bits = vec![[0u64; 4]; blocks];
+            for &p in name {
+                let slot = (p >> POSTING_SHIFT) as usize;
+                let (b, bit) = (&mut bits[slot / 64], 1u64 << (slot % 64));
+                b[0] |= bit;
+                b[1] |= bit & ones_if(p & NAME_FIRST != 0);
+                b[2] |= bit & ones_if(p & NAME_SINGLE != 0);
+            }
+            for &p in secondary {
+                let slot = (p >> POSTING_SHIFT) as usize;
+                bits[slot / 64][3] |= 1u64 << (slot % 64);
+            }
+            dense.insert(w as u32, bits.into_boxed_slice());
+        }
+        dense
+    }
+
     /// Each kind's live slots, most popular first, then in name order (`ranks`).
     fn walks(&self, ranks: &[u32]) -> Walks {
         let mut walks: [Vec<u32>; Kind::ALL.len()] = Default::default();
@@ -1174,20 +1232,29 @@ impl Inner {
 
     /// The documents matching every query word, by condition; `None` if none match. In
     /// `prefix_only` mode, for autocomplete, only word prefixes in names count.
-    fn select(&self, query: &Query, prefix_only: bool) -> Option<Vec<Block>> {
+    fn select(&self, query: &Query, prefix_only: bool, orders: &Orders) -> Option<Vec<Block>> {
+        let dense = orders.dense.as_deref();
+        let blocks = self.kinds.len().div_ceil(64);
         let mut words = Vec::with_capacity(query.words.len());
         for (j, word) in query.words.iter().enumerate() {
             let matched = self.vocab.scan(word, prefix_only);
             if matched.is_empty() {
                 return None;
             }
-            let cost = self.vocab.postings_len(&matched, prefix_only);
+            let cost: usize = matched
+                .iter()
+                .map(
+                    |&(w, _)| match dense.is_some_and(|d| d.contains_key(&(w as u32))) {
+                        true => blocks,
+                        false => self.vocab.postings_len(w, prefix_only),
+                    },
+                )
+                .sum();
             words.push((cost, j, matched));
         }
         // The cheapest word first: it leaves the fewest candidates, and once candidates are
         // few, checking each one's words is cheaper than reading a common word's postings.
         words.sort_unstable_by_key(|&(cost, j, _)| (cost, j));
-        let blocks = self.kinds.len().div_ceil(64);
         let mut all = vec![Block::default(); blocks];
         let mut one = Vec::new();
         let mut candidates: usize = 0;
@@ -1196,14 +1263,14 @@ impl Inner {
             let lists = matched.len() * if prefix_only { 1 } else { 2 };
             let seek_cost = candidates.saturating_mul(lists).saturating_mul(SEEK_COST);
             if n == 0 {
-                self.mark(&mut all, None, word, j == 0, &matched, prefix_only);
+                self.mark(&mut all, None, dense, word, j == 0, &matched, prefix_only);
             } else if candidates * CANDIDATE_COST < cost.min(seek_cost) {
                 self.narrow(&mut all, j == 0, &matched, prefix_only);
             } else {
                 one.clear();
                 one.resize(blocks, Block::default());
                 let among = (seek_cost < cost).then_some(all.as_slice());
-                self.mark(&mut one, among, word, j == 0, &matched, prefix_only);
+                self.mark(&mut one, among, dense, word, j == 0, &matched, prefix_only);
                 for (a, o) in all.iter_mut().zip(&one) {
                     a.any &= o.any;
                     a.name &= o.name;
@@ -1227,10 +1294,12 @@ impl Inner {
     /// vocabulary words it matched. `first_word`: it is the query's first word, which alone
     /// decides `first` and `exact`. With `among`, only the documents in it are looked for, each
     /// sought in the postings instead of every posting being read.
+    #[allow(clippy::too_many_arguments)]
     fn mark(
         &self,
         sets: &mut [Block],
         among: Option<&[Block]>,
+        dense: Option<&DenseWords>,
         word: &str,
         first_word: bool,
         matched: &[(usize, bool)],
@@ -1239,6 +1308,26 @@ impl Inner {
         let vocab = &self.vocab;
         for &(w, is_prefix) in matched {
             let is_query = first_word && vocab.text(w).len() == word.len();
+            if let Some(bits) = dense.and_then(|d| d.get(&(w as u32))) {
+                for (i, (b, &[name, first, single, secondary])) in
+                    sets.iter_mut().zip(bits.iter()).enumerate()
+                {
+                    let allowed = among.map_or(u64::MAX, |a| a[i].any);
+                    let name = name & allowed;
+                    let anywhere = name | secondary & allowed & ones_if(!prefix_only);
+                    b.any |= anywhere;
+                    b.name |= name;
+                    if is_prefix {
+                        b.prefix |= anywhere;
+                        b.name_prefix |= name;
+                        if first_word {
+                            b.first |= first & allowed;
+                            b.exact |= single & allowed & ones_if(is_query);
+                        }
+                    }
+                }
+                continue;
+            }
             let in_name = |b: &mut Block, bit: u64, p: u32| {
                 b.any |= bit;
                 b.name |= bit;
@@ -1497,10 +1586,11 @@ impl Inner {
             .collect()
     }
 
-    fn suggest(&self, query: &Query, limit: usize, ranks: Option<&[u32]>) -> Vec<Suggestion> {
-        let Some(sets) = self.select(query, true) else {
+    fn suggest(&self, query: &Query, limit: usize, orders: &Orders) -> Vec<Suggestion> {
+        let Some(sets) = self.select(query, true, orders) else {
             return Vec::new();
         };
+        let ranks = orders.ranks.as_deref().map(Vec::as_slice);
         let blocks: Vec<(u32, u64)> = (0..sets.len())
             .filter(|&i| sets[i].any != 0)
             .map(|i| (i as u32, u64::MAX))
@@ -1723,23 +1813,26 @@ mod tests {
         let ranks = inner.name_ranks();
         let orders = Orders {
             walks: Some(Arc::new(inner.walks(&ranks))),
-            ranks: Some(Arc::new(ranks.clone())),
+            ranks: Some(Arc::new(ranks)),
+            dense: Some(Arc::new(inner.dense_words())),
         };
+        let none = Orders::default();
         for q in ["love", "lov", "love 3", "o", "inc", "night 1", "a"] {
             let query = Query::new(q).unwrap();
-            let Some(sets) = inner.select(&query, false) else {
+            let Some(sets) = inner.select(&query, false, &none) else {
                 continue;
             };
+            // Dense words mark the same documents as their postings do.
+            assert!(inner.select(&query, false, &orders).unwrap() == sets, "{q}");
             for (k, offset) in [(5, 0), (20, 3), (400, 0)] {
                 for kinds in [&Kind::ALL[..], &[Kind::Track], &[Kind::Album]] {
-                    let none = Orders::default();
                     let by_names = inner.rank_kinds(&query, &sets, kinds, k, offset, &none);
                     let by_ranks = inner.rank_kinds(&query, &sets, kinds, k, offset, &orders);
                     assert_eq!(by_names, by_ranks, "{q} {k} {offset}");
                 }
             }
-            let by_names = inner.suggest(&query, 10, None);
-            assert_eq!(by_names, inner.suggest(&query, 10, Some(&ranks)), "{q}");
+            let by_names = inner.suggest(&query, 10, &none);
+            assert_eq!(by_names, inner.suggest(&query, 10, &orders), "{q}");
         }
     }
 
