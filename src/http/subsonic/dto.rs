@@ -335,29 +335,34 @@ impl<I: std::hash::Hash + Eq> Marks<I> {
     }
 }
 
+/// The marks in `cell`, read by `load` on the request's first use.
+fn marks_in<I>(
+    cell: &std::sync::OnceLock<Option<Marks<I>>>,
+    load: impl FnOnce() -> Res<Option<Marks<I>>>,
+) -> Res<Option<&Marks<I>>> {
+    if cell.get().is_none() {
+        let _ = cell.set(load()?);
+    }
+    Ok(cell.get().and_then(Option::as_ref))
+}
+
 impl Ctx {
     fn song_marks(&self) -> Res<Option<&Marks<TrackId>>> {
-        if self.song_marks.get().is_none() {
-            let social = &self.app.social;
-            let user = self.actor.user_id;
-            let marks = Marks::of(social.likes.of_user_upto(user, MARKS_AT_ONCE)?, || {
+        let (social, user) = (&self.app.social, self.actor.user_id);
+        marks_in(&self.song_marks, || {
+            Marks::of(social.likes.of_user_upto(user, MARKS_AT_ONCE)?, || {
                 social.track_ratings.of_user_upto(user, MARKS_AT_ONCE)
-            })?;
-            let _ = self.song_marks.set(marks);
-        }
-        Ok(self.song_marks.get().and_then(Option::as_ref))
+            })
+        })
     }
 
     fn album_marks(&self) -> Res<Option<&Marks<AlbumId>>> {
-        if self.album_marks.get().is_none() {
-            let social = &self.app.social;
-            let user = self.actor.user_id;
-            let marks = Marks::of(social.saves.of_user_upto(user, MARKS_AT_ONCE)?, || {
+        let (social, user) = (&self.app.social, self.actor.user_id);
+        marks_in(&self.album_marks, || {
+            Marks::of(social.saves.of_user_upto(user, MARKS_AT_ONCE)?, || {
                 social.album_ratings.of_user_upto(user, MARKS_AT_ONCE)
-            })?;
-            let _ = self.album_marks.set(marks);
-        }
-        Ok(self.album_marks.get().and_then(Option::as_ref))
+            })
+        })
     }
 
     /// When the caller starred (liked, saved, followed) `id` in `relation`.
