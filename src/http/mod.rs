@@ -24,6 +24,7 @@ pub mod docs;
 pub mod dto;
 pub mod error;
 mod extract;
+pub mod json;
 pub mod metrics;
 pub mod playlists;
 pub mod router;
@@ -48,7 +49,21 @@ use crate::App;
 
 /// A JSON response with `status`.
 pub fn reply_json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    warp::reply::with_status(warp::reply::json(body), status).into_response()
+    match json::to_vec(body) {
+        Ok(bytes) => {
+            let mut res = Response::new(bytes.into());
+            *res.status_mut() = status;
+            res.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "writing a JSON answer failed");
+            error::ApiError::from(crate::error::Error::Internal(e.to_string())).into_response()
+        }
+    }
 }
 
 fn with_app(app: &App) -> impl Filter<Extract = (App,), Error = std::convert::Infallible> + Clone {

@@ -122,6 +122,30 @@ fn xml_error(xml: &str) -> i64 {
         .unwrap()
 }
 
+/// A JSON object's scalar fields as XML would write them, sorted by name.
+fn scalars(v: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {v}"))
+        .iter()
+        .filter_map(|(k, v)| match v {
+            Value::String(s) => Some((k.clone(), s.clone())),
+            Value::Number(n) => Some((k.clone(), n.to_string())),
+            Value::Bool(b) => Some((k.clone(), b.to_string())),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The same scalar fields in a JSON object and an XML element's attributes.
+fn assert_same_fields(json: &Value, xml: &[(String, String)]) {
+    let mut xml = xml.to_vec();
+    xml.sort();
+    assert_eq!(scalars(json), xml);
+}
+
 fn is_id(s: &str) -> bool {
     s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit())
 }
@@ -550,6 +574,60 @@ async fn players_browse_stream_and_share_one_library_with_the_web_app() {
     let song = c.get_song(&flac.id).await.unwrap();
     assert_eq!(song.album.as_deref(), Some("Fixture Album"));
     assert_eq!(song.content_type.as_deref(), Some("audio/flac"));
+
+    // JSON and XML carry the same fields, starred and rated ones included: songs and albums
+    // are written to JSON field by field, and to XML from the same tree as every other answer.
+    for (method, id) in [("star", &flac.id), ("star", &album_id)] {
+        let mut q = auth.to_vec();
+        q.push(if id == &album_id {
+            ("albumId", id)
+        } else {
+            ("id", id)
+        });
+        assert!(raw(&s, method, &q).await.contains("status=\"ok\""));
+    }
+    let mut rate = auth.to_vec();
+    rate.extend([("id", mp3.id.as_str()), ("rating", "4")]);
+    assert!(raw(&s, "setRating", &rate).await.contains("status=\"ok\""));
+    let xml = raw(&s, "getAlbum", &q).await;
+    let mut jq = q.clone();
+    jq.push(("f", "json"));
+    let body: Value = serde_json::from_str(&raw(&s, "getAlbum", &jq).await).unwrap();
+    let album = &body["subsonic-response"]["album"];
+    assert!(album["starred"].is_string(), "{album}");
+    assert_same_fields(album, &xml_attrs(&xml, "album").unwrap());
+    let json_songs = album["song"].as_array().unwrap();
+    let xml_songs = xml_all(&xml, "song");
+    assert_eq!(json_songs.len(), xml_songs.len());
+    for (j, x) in json_songs.iter().zip(&xml_songs) {
+        assert_same_fields(j, x);
+    }
+    assert!(json_songs.iter().any(|s| s["starred"].is_string()));
+    assert!(json_songs.iter().any(|s| s["userRating"] == 4));
+    for nested in ["genres", "artists", "albumArtists"] {
+        let mut from_json: Vec<Vec<(String, String)>> = std::iter::once(album)
+            .chain(json_songs)
+            .flat_map(|o| o[nested].as_array().cloned().unwrap_or_default())
+            .map(|v| scalars(&v))
+            .collect();
+        let mut from_xml: Vec<Vec<(String, String)>> = xml_all(&xml, nested)
+            .into_iter()
+            .map(|mut a| {
+                a.sort();
+                a
+            })
+            .collect();
+        from_json.sort();
+        from_xml.sort();
+        assert!(!from_json.is_empty() || nested == "albumArtists");
+        assert_eq!(from_json, from_xml, "{nested}");
+    }
+    // Back to no marks, which the rest of the test starts from.
+    let mut unmark = auth.to_vec();
+    unmark.extend([("id", flac.id.as_str()), ("albumId", album_id.as_str())]);
+    assert!(raw(&s, "unstar", &unmark).await.contains("status=\"ok\""));
+    rate[5].1 = "0";
+    assert!(raw(&s, "setRating", &rate).await.contains("status=\"ok\""));
 
     // Folders view of the same library.
     let idx = c.get_indexes(None, None).await.unwrap();

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::btree_set;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
@@ -16,6 +16,7 @@ use super::{Ctx, Res};
 use crate::catalog::{Album, Artist, Reader, TrackRef};
 use crate::domain::{AlbumId, TrackId, UnixTime};
 use crate::http::dto::rfc3339;
+use crate::http::json;
 
 // The large answers (a 500-song search, a 100-song album) are built from borrowed catalog
 // data and written straight to the response: ids, times and paths are written as they are
@@ -33,13 +34,23 @@ impl Serialize for Hex {
     }
 }
 
+impl Hex {
+    /// As a JSON string: hex digits need no escaping.
+    fn put(self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 32];
+        out.push(b'"');
+        out.extend_from_slice(self.0.as_simple().encode_lower(&mut buf).as_bytes());
+        out.push(b'"');
+    }
+}
+
 /// A moment as RFC 3339 (`2024-05-01T12:00:00Z`).
 #[derive(Debug, Clone, Copy)]
 pub struct Time(pub UnixTime);
 
-impl Serialize for Time {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 64];
+impl Time {
+    /// The text in `buf`; empty for a moment RFC 3339 cannot write.
+    fn text(self, buf: &mut [u8; 64]) -> &str {
         let len = {
             let mut out = &mut buf[..];
             time::OffsetDateTime::from_unix_timestamp(self.0)
@@ -50,7 +61,20 @@ impl Serialize for Time {
                 })
                 .unwrap_or(0)
         };
-        s.serialize_str(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+        std::str::from_utf8(&buf[..len]).unwrap_or_default()
+    }
+
+    /// As a JSON string: digits and separators need no escaping.
+    fn put(self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        out.extend_from_slice(self.text(&mut [0; 64]).as_bytes());
+        out.push(b'"');
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.text(&mut [0; 64]))
     }
 }
 
@@ -108,33 +132,52 @@ pub struct SongPath<'a> {
     suffix: Cow<'a, str>,
 }
 
-fn write_segment(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    for (i, part) in s.split(['/', '\\']).enumerate() {
-        if i > 0 {
-            f.write_char('_')?;
+impl SongPath<'_> {
+    /// The path, built by hand: formatting machinery costs more than the path's bytes in a
+    /// 500-song answer.
+    fn text(&self) -> String {
+        fn segment(out: &mut String, s: &str) {
+            if !s.bytes().any(|b| b == b'/' || b == b'\\') {
+                out.push_str(s);
+                return;
+            }
+            for (i, part) in s.split(['/', '\\']).enumerate() {
+                if i > 0 {
+                    out.push('_');
+                }
+                out.push_str(part);
+            }
         }
-        f.write_str(part)?;
+        let mut out = String::with_capacity(
+            self.album_artist.len() + self.album.len() + self.title.len() + self.suffix.len() + 8,
+        );
+        segment(&mut out, self.album_artist);
+        out.push('/');
+        segment(&mut out, self.album);
+        out.push('/');
+        if let Some(n) = self.track {
+            if n < 10 {
+                out.push('0');
+            }
+            out.push_str(itoa::Buffer::new().format(n));
+            out.push_str(" - ");
+        }
+        segment(&mut out, self.title);
+        out.push('.');
+        out.push_str(&self.suffix);
+        out
     }
-    Ok(())
 }
 
 impl fmt::Display for SongPath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_segment(f, self.album_artist)?;
-        f.write_char('/')?;
-        write_segment(f, self.album)?;
-        f.write_char('/')?;
-        if let Some(n) = self.track {
-            write!(f, "{n:02} - ")?;
-        }
-        write_segment(f, self.title)?;
-        write!(f, ".{}", self.suffix)
+        f.write_str(&self.text())
     }
 }
 
 impl Serialize for SongPath<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(&self.text())
     }
 }
 
@@ -549,6 +592,189 @@ impl Ctx {
     }
 }
 
+/// A typed answer written as JSON. By default through the generic writer; songs and albums,
+/// which make up the large answers, write their fields by hand. The integration tests check
+/// that the JSON carries the same fields as the XML, which is written from `Serialize`.
+pub trait WriteJson: Serialize {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+        json::write(out, self)
+    }
+}
+
+impl WriteJson for AlbumChild<'_> {}
+impl WriteJson for ArtistDto<'_> {}
+#[cfg(test)]
+impl WriteJson for serde_json::Value {}
+
+/// `[{"name": ...}, ...]`.
+fn put_genres<'a>(out: &mut Vec<u8>, genres: impl Iterator<Item = &'a Arc<str>>) {
+    out.push(b'[');
+    for (i, g) in genres.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut o = json::Object::open(out);
+        o.str("name", g);
+        o.close();
+    }
+    out.push(b']');
+}
+
+/// `[{"id": ..., "name": ...}, ...]`.
+fn put_id_names<'a>(out: &mut Vec<u8>, items: impl Iterator<Item = IdName<'a>>) {
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut o = json::Object::open(out);
+        item.id.put(o.key("id"));
+        o.str("name", item.name);
+        o.close();
+    }
+    out.push(b']');
+}
+
+/// `[item, ...]`, each written by hand.
+fn put_all<T: WriteJson>(out: &mut Vec<u8>, items: &[T]) -> Result<(), json::Error> {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item.write_json(out)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+impl WriteJson for Song<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+        // Field for field as `Song`'s `Serialize`, in the same order.
+        let mut o = json::Object::open(out);
+        self.id.put(o.key("id"));
+        self.parent.put(o.key("parent"));
+        o.bool("isDir", self.is_dir);
+        o.str("title", self.title);
+        o.str("album", self.album);
+        o.str("artist", &self.artist);
+        o.opt_int("track", self.track);
+        o.opt_int("year", self.year);
+        o.opt_str("genre", self.genre);
+        self.cover_art.put(o.key("coverArt"));
+        o.int("size", self.size);
+        o.str("contentType", self.content_type);
+        o.str("suffix", &self.suffix);
+        o.int("duration", self.duration);
+        o.opt_int("bitRate", self.bit_rate);
+        o.str("path", &self.path.text());
+        o.opt_int("discNumber", self.disc_number);
+        self.created.put(o.key("created"));
+        self.album_id.put(o.key("albumId"));
+        if let Some(id) = self.artist_id {
+            id.put(o.key("artistId"));
+        }
+        o.str("type", self.kind);
+        o.str("mediaType", self.media_type);
+        o.bool("isVideo", self.is_video);
+        if let Some(t) = self.starred {
+            t.put(o.key("starred"));
+        }
+        o.opt_int("userRating", self.user_rating);
+        put_genres(o.key("genres"), self.genres.0.clone());
+        let t = self.artists.0;
+        put_id_names(
+            o.key("artists"),
+            t.row
+                .artist_ids
+                .iter()
+                .zip(t.artist_names())
+                .map(|(id, name)| IdName {
+                    id: Hex(*id.as_uuid()),
+                    name,
+                }),
+        );
+        o.str("displayArtist", &self.display_artist);
+        let [aa] = &self.album_artists;
+        put_id_names(
+            o.key("albumArtists"),
+            std::iter::once(IdName {
+                id: aa.id,
+                name: aa.name,
+            }),
+        );
+        o.str("displayAlbumArtist", self.display_album_artist);
+        o.close();
+        Ok(())
+    }
+}
+
+impl WriteJson for AlbumDto<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+        // Field for field as `AlbumDto`'s `Serialize`, in the same order.
+        let mut o = json::Object::open(out);
+        self.id.put(o.key("id"));
+        o.str("name", self.name);
+        o.str("artist", self.artist);
+        self.artist_id.put(o.key("artistId"));
+        self.cover_art.put(o.key("coverArt"));
+        o.int("songCount", self.song_count);
+        o.int("duration", self.duration);
+        self.created.put(o.key("created"));
+        o.opt_int("year", self.year);
+        o.opt_str("genre", self.genre);
+        if let Some(t) = self.starred {
+            t.put(o.key("starred"));
+        }
+        o.opt_int("userRating", self.user_rating);
+        o.bool("isCompilation", self.is_compilation);
+        put_genres(o.key("genres"), self.genres.0.clone());
+        let [a] = &self.artists;
+        put_id_names(
+            o.key("artists"),
+            std::iter::once(IdName {
+                id: a.id,
+                name: a.name,
+            }),
+        );
+        o.str("displayArtist", self.display_artist);
+        if let Some(songs) = &self.song {
+            put_all(o.key("song"), songs)?;
+        }
+        o.close();
+        Ok(())
+    }
+}
+
+impl<T: WriteJson> WriteJson for AlbumList<T> {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+        let mut o = json::Object::open(out);
+        put_all(o.key("album"), &self.album)?;
+        o.close();
+        Ok(())
+    }
+}
+
+impl WriteJson for SongList<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+        let mut o = json::Object::open(out);
+        put_all(o.key("song"), &self.song)?;
+        o.close();
+        Ok(())
+    }
+}
+
+impl WriteJson for Found<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
+        let mut o = json::Object::open(out);
+        put_all(o.key("artist"), &self.artist)?;
+        put_all(o.key("album"), &self.album)?;
+        put_all(o.key("song"), &self.song)?;
+        o.close();
+        Ok(())
+    }
+}
+
 /// A JSON value of a wire type.
 pub fn value<T: Serialize>(v: &T) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
@@ -586,6 +812,17 @@ mod tests {
             suffix: Cow::Borrowed("flac"),
         };
         assert_eq!(path.to_string(), "AC_DC/Back_in/03 - Hells.flac");
+        let long = SongPath {
+            track: Some(123),
+            suffix: Cow::Borrowed("mp3"),
+            ..path.clone()
+        };
+        assert_eq!(long.to_string(), "AC_DC/Back_in/123 - Hells.mp3");
+        let none = SongPath {
+            track: None,
+            ..path.clone()
+        };
+        assert_eq!(none.to_string(), "AC_DC/Back_in/Hells.flac");
         assert_eq!(serde_json::to_value(&path).unwrap(), path.to_string());
     }
 }

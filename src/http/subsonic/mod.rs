@@ -65,7 +65,7 @@ pub(crate) enum Payload {
 
 impl Out {
     /// A typed answer named `key`, in the format the caller asked for.
-    pub fn typed<T: serde::Serialize>(ctx: &Ctx, key: &'static str, payload: &T) -> Res {
+    pub fn typed<T: dto::WriteJson>(ctx: &Ctx, key: &'static str, payload: &T) -> Res {
         let payload = if ctx.json {
             Payload::Json(render::json_document(key, payload).map_err(|e| {
                 tracing::error!(error = %e, "writing a subsonic JSON answer failed");

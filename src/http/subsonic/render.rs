@@ -11,7 +11,9 @@ use quick_xml::Writer;
 use serde_json::{Map, Value};
 use warp::reply::Response;
 
+use super::dto::WriteJson;
 use super::{Out, Params, Payload, Res};
+use crate::http::json;
 use crate::subsonic::{code, SubsonicError, API_VERSION};
 
 const XMLNS: &str = "http://subsonic.org/restapi";
@@ -121,7 +123,7 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
             let mut root = Map::new();
             prune_nulls_map(&mut env);
             root.insert("subsonic-response".into(), Value::Object(env));
-            let json = serde_json::to_vec(&Value::Object(root)).unwrap_or_default();
+            let json = json::to_vec(&Value::Object(root)).unwrap_or_default();
             json_reply(format, json)
         }
         Format::Xml { legacy } => match xml(&env, *legacy) {
@@ -144,19 +146,16 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
 
 /// The whole JSON answer for `payload` named `key`: the envelope's fields, then the payload
 /// serialised straight into the same buffer.
-pub(super) fn json_document<T: serde::Serialize>(
-    key: &str,
-    payload: &T,
-) -> serde_json::Result<Vec<u8>> {
+pub(super) fn json_document<T: WriteJson>(key: &str, payload: &T) -> Result<Vec<u8>, json::Error> {
     let mut body = Vec::with_capacity(16 * 1024);
     body.extend_from_slice(b"{\"subsonic-response\":");
-    let head = serde_json::to_vec(&Value::Object(envelope(true)))?;
+    let head = json::to_vec(&Value::Object(envelope(true)))?;
     // The envelope's object without its closing brace, then `,"key":payload}`.
     body.extend_from_slice(&head[..head.len().saturating_sub(1)]);
     body.push(b',');
-    serde_json::to_writer(&mut body, key)?;
+    json::write(&mut body, key)?;
     body.push(b':');
-    serde_json::to_writer(&mut body, payload)?;
+    payload.write_json(&mut body)?;
     body.extend_from_slice(b"}}");
     Ok(body)
 }
