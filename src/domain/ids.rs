@@ -24,7 +24,7 @@ macro_rules! uuid_id {
         impl Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 if s.is_human_readable() {
-                    s.collect_str(self)
+                    s.serialize_str(self.0.as_simple().encode_lower(&mut [0; 32]))
                 } else {
                     s.serialize_u128(self.0.as_u128())
                 }

@@ -361,7 +361,7 @@ pub struct WireId(pub uuid::Uuid);
 
 impl Serialize for WireId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0.simple())
+        s.serialize_str(self.0.as_simple().encode_lower(&mut [0; 32]))
     }
 }
 

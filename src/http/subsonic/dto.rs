@@ -599,7 +599,16 @@ pub trait WriteJson: Serialize {
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
         json::write(out, self)
     }
+
+    /// About how many bytes the JSON takes, so that the buffer is allocated once instead of
+    /// being copied as it doubles.
+    fn json_size(&self) -> usize {
+        1024
+    }
 }
+
+/// A song's JSON is about 800 bytes; most fit in this.
+const SONG_JSON: usize = 1024;
 
 impl WriteJson for AlbumChild<'_> {}
 impl WriteJson for ArtistDto<'_> {}
@@ -649,6 +658,10 @@ fn put_all<T: WriteJson>(out: &mut Vec<u8>, items: &[T]) -> Result<(), json::Err
 }
 
 impl WriteJson for Song<'_> {
+    fn json_size(&self) -> usize {
+        SONG_JSON
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
         // Field for field as `Song`'s `Serialize`, in the same order.
         let mut o = json::Object::open(out);
@@ -710,6 +723,10 @@ impl WriteJson for Song<'_> {
 }
 
 impl WriteJson for AlbumDto<'_> {
+    fn json_size(&self) -> usize {
+        SONG_JSON + self.song.as_ref().map_or(0, |s| s.len() * SONG_JSON)
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
         // Field for field as `AlbumDto`'s `Serialize`, in the same order.
         let mut o = json::Object::open(out);
@@ -747,6 +764,10 @@ impl WriteJson for AlbumDto<'_> {
 }
 
 impl<T: WriteJson> WriteJson for AlbumList<T> {
+    fn json_size(&self) -> usize {
+        self.album.iter().map(T::json_size).sum::<usize>() + 16
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
         let mut o = json::Object::open(out);
         put_all(o.key("album"), &self.album)?;
@@ -756,6 +777,10 @@ impl<T: WriteJson> WriteJson for AlbumList<T> {
 }
 
 impl WriteJson for SongList<'_> {
+    fn json_size(&self) -> usize {
+        self.song.len() * SONG_JSON + 16
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
         let mut o = json::Object::open(out);
         put_all(o.key("song"), &self.song)?;
@@ -765,6 +790,11 @@ impl WriteJson for SongList<'_> {
 }
 
 impl WriteJson for Found<'_> {
+    fn json_size(&self) -> usize {
+        let albums: usize = self.album.iter().map(WriteJson::json_size).sum();
+        (self.artist.len() + self.song.len()) * SONG_JSON + albums + 32
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
         let mut o = json::Object::open(out);
         put_all(o.key("artist"), &self.artist)?;

@@ -147,7 +147,7 @@ pub(super) fn render(format: &Format, out: Res) -> Response {
 /// The whole JSON answer for `payload` named `key`: the envelope's fields, then the payload
 /// serialised straight into the same buffer.
 pub(super) fn json_document<T: WriteJson>(key: &str, payload: &T) -> Result<Vec<u8>, json::Error> {
-    let mut body = Vec::with_capacity(16 * 1024);
+    let mut body = Vec::with_capacity(payload.json_size() + 256);
     body.extend_from_slice(b"{\"subsonic-response\":");
     let head = json::to_vec(&Value::Object(envelope(true)))?;
     // The envelope's object without its closing brace, then `,"key":payload}`.
