@@ -112,11 +112,6 @@ fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&bytes[start..]);
 }
 
-/// `s` as a JSON string, appended to `out`.
-pub fn string(out: &mut Vec<u8>, s: &str) {
-    write_str(out, s);
-}
-
 /// An object written field by field, for the few wire types whose speed matters (a song is
 /// written 500 times in one search page). Keys are literals in our code and are copied as they
 /// are; values go through the same escaping as everything else.
@@ -174,11 +169,6 @@ impl<'a> Object<'a> {
     pub fn bool(&mut self, key: &str, v: bool) {
         let out = self.key(key);
         out.extend_from_slice(if v { b"true" } else { b"false" });
-    }
-
-    /// A field written by the generic serializer.
-    pub fn value<T: Serialize + ?Sized>(&mut self, key: &str, v: &T) -> Result {
-        write(self.key(key), v)
     }
 
     pub fn close(self) {
@@ -746,6 +736,23 @@ mod tests {
             empty: vec![],
         });
         same_as_serde_json(&json!({"nested": {"list": [1, -2, 3.25, null, "s", [], {}]}}));
+    }
+
+    #[test]
+    fn objects_written_by_hand_read_back_as_written() {
+        let mut out = Vec::new();
+        let mut o = Object::open(&mut out);
+        o.str("title", "say \"hi\"\n");
+        o.opt_str("genre", None);
+        o.int("size", u64::MAX);
+        o.opt_int("year", Some(-5i32));
+        o.bool("isDir", false);
+        o.close();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            json!({"title": "say \"hi\"\n", "size": u64::MAX, "year": -5, "isDir": false})
+        );
     }
 
     #[test]
