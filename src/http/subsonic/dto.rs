@@ -19,9 +19,10 @@ use crate::http::dto::rfc3339;
 use crate::http::json;
 
 // The large answers (a 500-song search, a 100-song album) are built from borrowed catalog
-// data and written straight to the response: ids, times and paths are written as they are
-// serialised instead of being formatted into strings first. A song costs no allocation
-// unless it has several artists or an upper-case file extension.
+// data and written straight to the response: ids and times are written as they are
+// serialised instead of being formatted into strings first, and songs and albums write their
+// JSON field by field (`WriteJson`). A song allocates only its path, plus its display artist
+// when it has several artists and its suffix when the file extension is upper-case.
 
 /// An id as the wire's 32 lower-case hex digits.
 #[derive(Debug, Clone, Copy)]
