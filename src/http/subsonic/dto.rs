@@ -86,7 +86,7 @@ pub struct NameRef<'a> {
 }
 
 /// `{"id", "name"}` (OpenSubsonic `ArtistID3` reference).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct IdName<'a> {
     pub id: Hex,
     pub name: &'a str,
@@ -106,19 +106,23 @@ impl<'a, I: Iterator<Item = &'a Arc<str>> + Clone> Serialize for Genres<I> {
 #[derive(Clone, Copy)]
 pub struct SongArtists<'a>(TrackRef<'a>);
 
+impl<'a> SongArtists<'a> {
+    fn iter(self) -> impl Iterator<Item = IdName<'a>> {
+        let t = self.0;
+        t.row
+            .artist_ids
+            .iter()
+            .zip(t.artist_names())
+            .map(|(id, name)| IdName {
+                id: Hex(*id.as_uuid()),
+                name,
+            })
+    }
+}
+
 impl Serialize for SongArtists<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = self.0;
-        s.collect_seq(
-            t.row
-                .artist_ids
-                .iter()
-                .zip(t.artist_names())
-                .map(|(id, name)| IdName {
-                    id: Hex(*id.as_uuid()),
-                    name,
-                }),
-        )
+        s.collect_seq(self.iter())
     }
 }
 
@@ -658,6 +662,14 @@ fn put_all<T: WriteJson>(out: &mut Vec<u8>, items: &[T]) -> Result<(), json::Err
     Ok(())
 }
 
+/// `{"key": [item, ...]}`.
+fn put_list<T: WriteJson>(out: &mut Vec<u8>, key: &str, items: &[T]) -> Result<(), json::Error> {
+    let mut o = json::Object::open(out);
+    put_all(o.key(key), items)?;
+    o.close();
+    Ok(())
+}
+
 impl WriteJson for Song<'_> {
     fn json_size(&self) -> usize {
         SONG_JSON
@@ -696,27 +708,9 @@ impl WriteJson for Song<'_> {
         }
         o.opt_int("userRating", self.user_rating);
         put_genres(o.key("genres"), self.genres.0.clone());
-        let t = self.artists.0;
-        put_id_names(
-            o.key("artists"),
-            t.row
-                .artist_ids
-                .iter()
-                .zip(t.artist_names())
-                .map(|(id, name)| IdName {
-                    id: Hex(*id.as_uuid()),
-                    name,
-                }),
-        );
+        put_id_names(o.key("artists"), self.artists.iter());
         o.str("displayArtist", &self.display_artist);
-        let [aa] = &self.album_artists;
-        put_id_names(
-            o.key("albumArtists"),
-            std::iter::once(IdName {
-                id: aa.id,
-                name: aa.name,
-            }),
-        );
+        put_id_names(o.key("albumArtists"), self.album_artists.iter().copied());
         o.str("displayAlbumArtist", self.display_album_artist);
         o.close();
         Ok(())
@@ -747,14 +741,7 @@ impl WriteJson for AlbumDto<'_> {
         o.opt_int("userRating", self.user_rating);
         o.bool("isCompilation", self.is_compilation);
         put_genres(o.key("genres"), self.genres.0.clone());
-        let [a] = &self.artists;
-        put_id_names(
-            o.key("artists"),
-            std::iter::once(IdName {
-                id: a.id,
-                name: a.name,
-            }),
-        );
+        put_id_names(o.key("artists"), self.artists.iter().copied());
         o.str("displayArtist", self.display_artist);
         if let Some(songs) = &self.song {
             put_all(o.key("song"), songs)?;
@@ -770,10 +757,7 @@ impl<T: WriteJson> WriteJson for AlbumList<T> {
     }
 
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
-        let mut o = json::Object::open(out);
-        put_all(o.key("album"), &self.album)?;
-        o.close();
-        Ok(())
+        put_list(out, "album", &self.album)
     }
 }
 
@@ -783,10 +767,7 @@ impl WriteJson for SongList<'_> {
     }
 
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), json::Error> {
-        let mut o = json::Object::open(out);
-        put_all(o.key("song"), &self.song)?;
-        o.close();
-        Ok(())
+        put_list(out, "song", &self.song)
     }
 }
 
