@@ -10,7 +10,7 @@ use warp::Rejection;
 use super::dto::{
     rfc3339, AlbumDetail, AlbumItem, AlbumPage, ArtQuery, ArtistDetail, ArtistItem, ArtistPage,
     CatalogQuery, GenreItem, ScanFailureDto, ScanStatusDto, SearchQuery, SearchResults, StartScan,
-    SuggestQuery, Suggestion, TrackDetail, TrackItem, TrackPage, WireId,
+    SuggestQuery, Suggestion, TrackArtists, TrackDetail, TrackItem, TrackPage, WireId,
 };
 use super::error::{reject, ErrorBody};
 use super::reply_json;
@@ -60,12 +60,8 @@ pub(super) fn track_item(t: TrackRef<'_>) -> TrackItem<'_> {
     TrackItem {
         id: WireId(*row.id.as_uuid()),
         title: Cow::Borrowed(&row.title),
-        artists: t.artist_names().map(Cow::Borrowed).collect(),
-        artist_ids: row
-            .artist_ids
-            .iter()
-            .map(|a| WireId(*a.as_uuid()))
-            .collect(),
+        artists: TrackArtists::Row(t),
+        artist_ids: TrackArtists::Row(t),
         album: Cow::Borrowed(t.album_title()),
         album_id: WireId(*row.album_id.as_uuid()),
         track_number: row.track_number,

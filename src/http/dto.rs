@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::TokenPair;
+use crate::catalog::TrackRef;
 use crate::domain::{Invite, Role, UnixTime, User};
 
 /// RFC 3339 form of a Unix time.
@@ -442,10 +443,11 @@ pub struct TrackItem<'a> {
     /// Title.
     pub title: Cow<'a, str>,
     /// Artist names.
-    pub artists: Vec<Cow<'a, str>>,
+    #[schema(value_type = Vec<String>)]
+    pub artists: TrackArtists<'a, String>,
     /// Artist ids, in the same order.
     #[schema(value_type = Vec<String>)]
-    pub artist_ids: Vec<WireId>,
+    pub artist_ids: TrackArtists<'a, WireId>,
     /// Album title.
     pub album: Cow<'a, str>,
     /// Album id.
@@ -461,6 +463,48 @@ pub struct TrackItem<'a> {
     pub duration_secs: f64,
     /// Container format.
     pub format: Cow<'a, str>,
+}
+
+/// A track's artist names or ids: read from its catalog row as they are written, so that the
+/// hundreds of tracks of an album or a page allocate no lists of their own; or as read back.
+pub enum TrackArtists<'a, T> {
+    /// From the catalog.
+    Row(TrackRef<'a>),
+    /// Read from JSON.
+    Read(Vec<T>),
+}
+
+impl Serialize for TrackArtists<'_, String> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Row(t) => s.collect_seq(t.artist_names()),
+            Self::Read(names) => names.serialize(s),
+        }
+    }
+}
+
+impl Serialize for TrackArtists<'_, WireId> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Row(t) => s.collect_seq(t.artist_ids.iter().map(|a| WireId(*a.as_uuid()))),
+            Self::Read(ids) => ids.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for TrackArtists<'_, T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::deserialize(d).map(Self::Read)
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for TrackArtists<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Row(t) => f.debug_tuple("Row").field(&t.id).finish(),
+            Self::Read(v) => f.debug_tuple("Read").field(v).finish(),
+        }
+    }
 }
 
 /// Everything known about a track.

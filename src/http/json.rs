@@ -207,6 +207,47 @@ impl Writer<'_> {
         serde_json::to_writer(&mut *self.out, &f).map_err(ser::Error::custom)
     }
 
+    /// Writes `v` when it is a whole number of thousandths (a duration in seconds from
+    /// milliseconds, a rating average to three places) and returns false otherwise.
+    ///
+    /// Such a number is the double nearest to a decimal of at most 15 significant digits, and
+    /// no two such decimals share a double, so that decimal with its trailing zeros dropped is
+    /// the shortest text that reads back as `v`: what serde_json writes, in plain notation below
+    /// 10^16.
+    fn thousandths(&mut self, v: f64) -> bool {
+        // Also false for NaN and the infinities.
+        if !(v.abs() < 1e12) {
+            return false;
+        }
+        let scaled = (v * 1000.0).round();
+        if scaled / 1000.0 != v {
+            return false;
+        }
+        if v.is_sign_negative() {
+            self.out.push(b'-');
+        }
+        // Whole and below 10^15, so the cast is exact.
+        let n = scaled.abs() as u64;
+        let mut buf = itoa::Buffer::new();
+        self.out.extend_from_slice(buf.format(n / 1000).as_bytes());
+        self.out.push(b'.');
+        let frac = n % 1000;
+        if frac == 0 {
+            self.out.push(b'0');
+        } else {
+            let digits = [frac / 100, frac / 10 % 10, frac % 10].map(|d| b'0' + d as u8);
+            let len = if frac % 10 != 0 {
+                3
+            } else if frac % 100 != 0 {
+                2
+            } else {
+                1
+            };
+            self.out.extend_from_slice(&digits[..len]);
+        }
+        true
+    }
+
     /// `{"variant":` before a variant's contents.
     fn open_variant(&mut self, variant: &str) {
         self.out.push(b'{');
@@ -244,10 +285,16 @@ impl<'w, 'a> Compound<'w, 'a> {
         value.serialize(&mut *self.w)
     }
 
-    fn field<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result {
+    /// A struct's field. Its name is a literal in a type's `Serialize` (derived or ours), none
+    /// needs escaping, so it is copied without the test.
+    fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
+        debug_assert!(!needs_escape(key.as_bytes()), "field name {key:?}");
         self.comma();
-        write_str(self.w.out, key);
-        self.w.out.push(b':');
+        let out = &mut *self.w.out;
+        out.reserve(key.len() + 3);
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
         value.serialize(&mut *self.w)
     }
 
@@ -297,6 +344,9 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         self.float(v)
     }
     fn serialize_f64(self, v: f64) -> Result {
+        if self.thousandths(v) {
+            return Ok(());
+        }
         self.float(v)
     }
     fn serialize_char(self, v: char) -> Result {
@@ -714,6 +764,16 @@ mod tests {
         #[test]
         fn any_value_is_written_as_serde_json_writes_it(v in any_json()) {
             prop_assert_eq!(to_vec(&v).unwrap(), serde_json::to_vec(&v).unwrap());
+        }
+
+        #[test]
+        fn thousandths_are_written_as_serde_json_writes_them(
+            n in -1_000_000_000_000_000i64..1_000_000_000_000_000,
+            small in -100_000i64..100_000,
+        ) {
+            for v in [n as f64 / 1000.0, small as f64 / 1000.0, small as f64 / 100.0, -0.0] {
+                prop_assert_eq!(to_vec(&v).unwrap(), serde_json::to_vec(&v).unwrap());
+            }
         }
 
         #[test]
