@@ -157,8 +157,8 @@ def serve_figures(binary, data, music, secs):
     track = get("/api/v1/tracks?limit=1")["items"][0]["id"]
     get("/api/v1/tracks?limit=50")  # builds the cached orders
     get("/api/v1/albums?limit=50")
-    rss = int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{proc.pid}/status").read()).group(1)) / 1024
-    out = {"rss_mb": rss}
+    rss = lambda: int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{proc.pid}/status").read()).group(1)) / 1024
+    out = {"rss_mb": rss()}
     for name, path in [("baseline /healthz", "/healthz"), ("track list", "/api/v1/tracks?limit=50&offset=5000"),
                        ("album list", "/api/v1/albums?limit=50&sort=year"), ("album detail", f"/api/v1/albums/{album}"),
                        ("track detail", f"/api/v1/tracks/{track}"), ("search 'love'", "/api/v1/search?q=love"),
@@ -168,6 +168,7 @@ def serve_figures(binary, data, music, secs):
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", o).group(1))
         m = re.search(r"99%\s+([\d.]+)(us|ms|s)", o)
         out[name] = (rps, float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)])
+    out["rss_after_mb"] = rss()
     proc.terminate()
     proc.wait()
     return out
@@ -207,7 +208,8 @@ def main():
         with tempfile.TemporaryDirectory() as d:
             scan(binary, os.path.join(d, "data"), music)
             fig = serve_figures(binary, os.path.join(d, "data"), music, 8)
-        print(f"serving {args.tracks} tracks: RSS {fig.pop('rss_mb'):.0f} MB")
+        print(f"serving {args.tracks} tracks: RSS {fig.pop('rss_mb'):.0f} MB before the load below, "
+              f"{fig.pop('rss_after_mb'):.0f} MB after it")
         for name, (rps, p99) in fig.items():
             print(f"   {name:<20} {rps:>9,.0f} req/s  p99 {p99:.2f} ms")
     lat = watcher_latency(binary, music)
