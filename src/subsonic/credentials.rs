@@ -83,6 +83,27 @@ pub struct AppPasswordInfo {
     pub created_at: UnixTime,
 }
 
+/// Longest salt whose passed check is remembered; players send 6 to 32 characters.
+const MAX_REMEMBERED_SALT: usize = 64;
+/// How long a passed token check is remembered.
+const REMEMBER_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+/// How many passed checks are remembered at most; when full, the list starts over.
+const MAX_REMEMBERED: usize = 4096;
+
+/// Token checks that passed lately. A player sends the same salt and token with each request
+/// of a session, and checking a token means unsealing each of the user's app passwords (up to
+/// [`MAX_PER_USER`]) and hashing it with the salt: that work is done once a session instead of
+/// on every request. Only successes are kept, and a revoke forgets its user's, so a revoked
+/// app password is refused at once.
+#[derive(Default)]
+struct Passed {
+    /// (user, salt, token in lower case) -> when it was checked.
+    checks: std::collections::HashMap<(UserId, Box<str>, Box<str>), std::time::Instant>,
+    /// Counts revokes: a check that began before one is not remembered, since the password
+    /// it matched may be the one revoked.
+    revokes: u64,
+}
+
 /// App passwords and saved play queues.
 pub struct Credentials {
     store: Store,
@@ -91,6 +112,7 @@ pub struct Credentials {
     queues: Table<UserId, PlayQueue>,
     bookmarks: Table<(UserId, TrackId), Bookmark>,
     cipher: ChaCha20Poly1305,
+    passed: parking_lot::Mutex<Passed>,
     /// Failed player logins, per username and per client address: guessing is slowed down
     /// as it is on the web sign-in.
     pub throttle: LoginThrottle,
@@ -150,6 +172,7 @@ impl Credentials {
             queues: store.table(PLAY_QUEUES)?,
             bookmarks: store.table(BOOKMARKS)?,
             cipher: ChaCha20Poly1305::new(&key),
+            passed: parking_lot::Mutex::default(),
             throttle: LoginThrottle::new(limits),
         })
     }
@@ -264,6 +287,8 @@ impl Credentials {
                 Ok::<_, TxError<Error>>(())
             })
             .map_err(tx_err)?;
+        // After the removal: a check from now on reads the store without this password.
+        self.forget_passed(user);
         self.store.flush().await?;
         Ok(())
     }
@@ -292,17 +317,55 @@ impl Credentials {
     /// Whether `token` is `md5(app password + salt)` for one of `user`'s app passwords.
     pub fn check_token(&self, user: UserId, salt: &str, token: &str) -> Result<bool> {
         let token = token.to_ascii_lowercase();
+        let key = (user, Box::from(salt), token.into_boxed_str());
+        let revokes = {
+            let passed = self.passed.lock();
+            if passed
+                .checks
+                .get(&key)
+                .is_some_and(|at| at.elapsed() < REMEMBER_FOR)
+            {
+                return Ok(true);
+            }
+            passed.revokes
+        };
         for r in self.passwords.scan_prefix(&user) {
             let (_, p) = r?;
             if let Some(secret) = self.unseal(user, &p) {
                 // In constant time, so response timing says nothing about how much matched.
                 let expected = subsonic_token(&secret, salt);
-                if bool::from(expected.as_bytes().ct_eq(token.as_bytes())) {
+                if bool::from(expected.as_bytes().ct_eq(key.2.as_bytes())) {
+                    self.remember(key, revokes);
                     return Ok(true);
                 }
             }
         }
         Ok(false)
+    }
+
+    /// Forgets `user`'s passed checks, and makes those under way not be kept.
+    fn forget_passed(&self, user: UserId) {
+        let mut passed = self.passed.lock();
+        passed.revokes += 1;
+        passed.checks.retain(|(owner, _, _), _| *owner != user);
+    }
+
+    /// Keeps a passed check, unless an app password was revoked since it began.
+    fn remember(&self, key: (UserId, Box<str>, Box<str>), revokes_before: u64) {
+        if key.1.len() > MAX_REMEMBERED_SALT {
+            return;
+        }
+        let mut passed = self.passed.lock();
+        if passed.revokes != revokes_before {
+            return;
+        }
+        if passed.checks.len() >= MAX_REMEMBERED {
+            passed.checks.retain(|_, at| at.elapsed() < REMEMBER_FOR);
+            if passed.checks.len() >= MAX_REMEMBERED {
+                passed.checks.clear();
+            }
+        }
+        passed.checks.insert(key, std::time::Instant::now());
     }
 
     /// The play queue `user` saved last.
@@ -406,6 +469,13 @@ mod tests {
         assert!(c
             .check_token(alice, "abc", &subsonic_token(&secret, "abc"))
             .unwrap());
+        // Again, now from the passed checks, and in upper case.
+        assert!(c
+            .check_token(alice, "abc", &subsonic_token(&secret, "abc").to_uppercase())
+            .unwrap());
+        assert!(!c
+            .check_token(alice, "abd", &subsonic_token(&secret, "abc"))
+            .unwrap());
         assert!(!c
             .check_token(bob, "abc", &subsonic_token(&secret, "abc"))
             .unwrap());
@@ -414,11 +484,19 @@ mod tests {
         assert_eq!(c.by_api_key(&secret).unwrap(), Some(alice));
         // Moved to another row, the sealed value does not open.
         assert!(c.unseal(bob, &stored).is_none());
+        let (_, other) = c.create(alice, "Tablet").await.unwrap();
+        assert!(c
+            .check_token(alice, "xyz", &subsonic_token(&other, "xyz"))
+            .unwrap());
         c.revoke(alice, info.id).await.unwrap();
         assert_eq!(c.by_api_key(&secret).unwrap(), None);
+        // The other app password still works after the revoke forgot the passed checks.
+        assert!(c
+            .check_token(alice, "xyz", &subsonic_token(&other, "xyz"))
+            .unwrap());
         assert!(!c
             .check_token(alice, "abc", &subsonic_token(&secret, "abc"))
             .unwrap());
-        assert!(c.list(alice).unwrap().is_empty());
+        assert_eq!(c.list(alice).unwrap().len(), 1);
     }
 }
