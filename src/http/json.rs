@@ -215,8 +215,7 @@ impl Writer<'_> {
     /// the shortest text that reads back as `v`: what serde_json writes, in plain notation below
     /// 10^16.
     fn thousandths(&mut self, v: f64) -> bool {
-        // Also false for NaN and the infinities.
-        if !(v.abs() < 1e12) {
+        if !v.is_finite() || v.abs() >= 1e12 {
             return false;
         }
         let scaled = (v * 1000.0).round();
