@@ -208,7 +208,7 @@ impl Writer<'_> {
     }
 
     /// Writes `v` when it is a whole number of thousandths (a duration in seconds from
-    /// milliseconds, a rating average to three places) and returns false otherwise.
+    /// milliseconds, a rating average to two places) and returns false otherwise.
     ///
     /// Such a number is the double nearest to a decimal of at most 15 significant digits, and
     /// no two such decimals share a double, so that decimal with its trailing zeros dropped is
