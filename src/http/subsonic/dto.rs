@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 use std::collections::btree_set;
-use std::fmt;
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
@@ -15,7 +14,7 @@ use uuid::Uuid;
 use super::{Ctx, Res};
 use crate::catalog::{Album, Artist, Reader, TrackRef};
 use crate::domain::{AlbumId, TrackId, UnixTime};
-use crate::http::dto::rfc3339;
+use crate::http::dto::{rfc3339, rfc3339_into, RFC3339_MAX};
 use crate::http::json;
 
 // The large answers (a 500-song search, a 100-song album) are built from borrowed catalog
@@ -49,80 +48,23 @@ impl Hex {
 #[derive(Debug, Clone, Copy)]
 pub struct Time(pub UnixTime);
 
-/// Last second of the year 9999: four-digit years end there.
-const LAST_FOUR_DIGIT_YEAR_SECOND: UnixTime = 253_402_300_799;
-
 impl Time {
-    /// `YYYY-MM-DDTHH:MM:SSZ` for a moment from 1970 to 9999, written from the day count (the
-    /// proleptic Gregorian calendar, as the `time` crate counts): a 500-song answer writes a
-    /// thousand of them, and the general formatter costs ten times as much. Returns the length
-    /// written, or `None` outside those years.
-    fn utc_text(self, buf: &mut [u8; 64]) -> Option<usize> {
-        if !(0..=LAST_FOUR_DIGIT_YEAR_SECOND).contains(&self.0) {
-            return None;
-        }
-        let (days, secs) = (self.0 / 86_400, self.0 % 86_400);
-        // Days to a civil date: years counted from March, so that the leap day ends a year.
-        let z = days + 719_468;
-        let (era, doe) = (z / 146_097, z % 146_097);
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = era * 400 + yoe + i64::from(month <= 2);
-        let mut put = |at: usize, n: i64, width: usize| {
-            let mut n = n;
-            for i in (at..at + width).rev() {
-                buf[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        };
-        put(0, year, 4);
-        put(5, month, 2);
-        put(8, day, 2);
-        put(11, secs / 3_600, 2);
-        put(14, secs / 60 % 60, 2);
-        put(17, secs % 60, 2);
-        for (at, sep) in [
-            (4, b'-'),
-            (7, b'-'),
-            (10, b'T'),
-            (13, b':'),
-            (16, b':'),
-            (19, b'Z'),
-        ] {
-            buf[at] = sep;
-        }
-        Some(20)
-    }
-
     /// The text in `buf`; empty for a moment RFC 3339 cannot write.
-    fn text(self, buf: &mut [u8; 64]) -> &str {
-        let len = self.utc_text(buf).unwrap_or_else(|| {
-            let mut out = &mut buf[..];
-            time::OffsetDateTime::from_unix_timestamp(self.0)
-                .ok()
-                .and_then(|d| {
-                    d.format_into(&mut out, &time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or(0)
-        });
-        std::str::from_utf8(&buf[..len]).unwrap_or_default()
+    fn text(self, buf: &mut [u8; RFC3339_MAX]) -> &str {
+        rfc3339_into(self.0, buf)
     }
 
     /// As a JSON string: digits and separators need no escaping.
     fn put(self, out: &mut Vec<u8>) {
         out.push(b'"');
-        out.extend_from_slice(self.text(&mut [0; 64]).as_bytes());
+        out.extend_from_slice(self.text(&mut [0; RFC3339_MAX]).as_bytes());
         out.push(b'"');
     }
 }
 
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.text(&mut [0; 64]))
+        s.serialize_str(self.text(&mut [0; RFC3339_MAX]))
     }
 }
 
@@ -218,12 +160,6 @@ impl SongPath<'_> {
         out.push('.');
         out.push_str(&self.suffix);
         out
-    }
-}
-
-impl fmt::Display for SongPath<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text())
     }
 }
 
@@ -844,41 +780,6 @@ pub fn value<T: Serialize>(v: &T) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    /// What the `time` crate writes for `t`.
-    fn rfc3339(t: UnixTime) -> String {
-        time::OffsetDateTime::from_unix_timestamp(t)
-            .unwrap()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap()
-    }
-
-    #[test]
-    fn times_are_written_as_the_time_crate_writes_them() {
-        let days = |d: i64| d * 86_400;
-        for t in [
-            0,
-            59,
-            days(59),         // 1970-03-01
-            days(11_016) - 1, // the last second of 2000-02-29
-            days(11_016),     // 2000-03-01
-            days(47_541),     // 2100-03-01
-            LAST_FOUR_DIGIT_YEAR_SECOND,
-        ] {
-            assert_eq!(Time(t).text(&mut [0; 64]), rfc3339(t), "{t}");
-        }
-        // Outside the fast path: the general formatter.
-        assert_eq!(Time(-1).text(&mut [0; 64]), rfc3339(-1));
-    }
-
-    proptest! {
-        #[test]
-        fn any_time_is_written_as_the_time_crate_writes_it(t in 0..=LAST_FOUR_DIGIT_YEAR_SECOND) {
-            let mut buf = [0; 64];
-            prop_assert_eq!(Time(t).text(&mut buf), rfc3339(t));
-        }
-    }
 
     #[test]
     fn suffixes_come_from_the_file_name() {
@@ -907,18 +808,18 @@ mod tests {
             title: "Hells",
             suffix: Cow::Borrowed("flac"),
         };
-        assert_eq!(path.to_string(), "AC_DC/Back_in/03 - Hells.flac");
+        assert_eq!(path.text(), "AC_DC/Back_in/03 - Hells.flac");
         let long = SongPath {
             track: Some(123),
             suffix: Cow::Borrowed("mp3"),
             ..path.clone()
         };
-        assert_eq!(long.to_string(), "AC_DC/Back_in/123 - Hells.mp3");
+        assert_eq!(long.text(), "AC_DC/Back_in/123 - Hells.mp3");
         let none = SongPath {
             track: None,
             ..path.clone()
         };
-        assert_eq!(none.to_string(), "AC_DC/Back_in/Hells.flac");
-        assert_eq!(serde_json::to_value(&path).unwrap(), path.to_string());
+        assert_eq!(none.text(), "AC_DC/Back_in/Hells.flac");
+        assert_eq!(serde_json::to_value(&path).unwrap(), path.text());
     }
 }
