@@ -326,7 +326,7 @@ impl Default for RawData {
     fn default() -> Self {
         RawData {
             dir: PathBuf::from("./musewave-data"),
-            cache_capacity_mb: 64,
+            cache_capacity_mb: 16,
         }
     }
 }
@@ -1671,7 +1671,7 @@ mod tests {
         assert_eq!(config.server.max_json_body_bytes, 1_048_576);
         assert_eq!(config.server.max_image_body_bytes, 10_485_760);
         assert_eq!(config.data.dir, PathBuf::from("./musewave-data"));
-        assert_eq!(config.data.cache_capacity_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.data.cache_capacity_bytes, 16 * 1024 * 1024);
         assert_eq!(config.library.folders, vec![PathBuf::from("./music")]);
         assert_eq!(config.auth.registration, Registration::Closed);
         assert_eq!(config.auth.jwt_secret, None);
