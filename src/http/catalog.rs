@@ -11,10 +11,11 @@ use super::dto::{
     rfc3339, AlbumDetail, AlbumItem, AlbumPage, ArtQuery, ArtistDetail, ArtistItem, ArtistPage,
     CatalogQuery, GenreItem, ScanFailureDto, ScanStatusDto, SearchQuery, SearchResults, StartScan,
     SuggestQuery, Suggestion, TrackArtists, TrackDetail, TrackItem, TrackPage, WireId,
+    ALBUM_ITEM_JSON, TRACK_ITEM_JSON,
 };
 use super::error::{reject, ErrorBody};
-use super::reply_json;
 use super::router::PathParams;
+use super::{reply_json, reply_json_sized};
 use crate::auth::{Action, Actor};
 use crate::catalog::search::Kind;
 use crate::catalog::{Album, AlbumSort, Artist, ArtistSort, ListQuery, TrackRef, TrackSort};
@@ -190,12 +191,14 @@ pub async fn list_albums(
     };
     let r = app.catalog.read();
     let page = r.list_albums(&lq, sort);
-    Ok(reply_json(
+    let size = 64 + page.items.len() * ALBUM_ITEM_JSON;
+    Ok(reply_json_sized(
         StatusCode::OK,
         &AlbumPage {
             items: page.items.into_iter().map(album_item).collect(),
             total: page.total,
         },
+        size,
     ))
 }
 
@@ -222,12 +225,14 @@ pub async fn list_tracks(
     };
     let r = app.catalog.read();
     let page = r.list_tracks(&lq, sort);
-    Ok(reply_json(
+    let size = 64 + page.items.len() * TRACK_ITEM_JSON;
+    Ok(reply_json_sized(
         StatusCode::OK,
         &TrackPage {
             items: page.items.into_iter().map(track_item).collect(),
             total: page.total,
         },
+        size,
     ))
 }
 
@@ -291,14 +296,17 @@ pub async fn get_album(
     let save_count = app.social.saves.count(*id.as_uuid()).map_err(reject)?;
     let r = app.catalog.read();
     let album = r.album(id).map_err(reject)?;
-    Ok(reply_json(
+    let tracks: Vec<_> = r.album_tracks(album).map(track_item).collect();
+    let size = 512 + tracks.len() * TRACK_ITEM_JSON;
+    Ok(reply_json_sized(
         StatusCode::OK,
         &AlbumDetail {
             album: album_item(album),
-            tracks: r.album_tracks(album).map(track_item).collect(),
+            tracks,
             rating: rating.into(),
             save_count,
         },
+        size,
     ))
 }
 

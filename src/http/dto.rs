@@ -449,6 +449,10 @@ pub struct ArtistItem<'a> {
     pub track_count: usize,
 }
 
+/// About how many bytes an [`AlbumItem`]'s JSON takes (260 with short names): lists of them
+/// get a buffer this size per item.
+pub const ALBUM_ITEM_JSON: usize = 320;
+
 /// An album in a list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AlbumItem<'a> {
@@ -493,6 +497,10 @@ impl From<crate::social::ratings::Summary> for RatingSummary {
         }
     }
 }
+
+/// About how many bytes a [`TrackItem`]'s JSON takes (300 with short names): lists of them get
+/// a buffer this size per item.
+pub const TRACK_ITEM_JSON: usize = 384;
 
 /// A track in a list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -26,7 +26,13 @@ type Result<T = ()> = std::result::Result<T, Error>;
 
 /// `value` as compact JSON.
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(256);
+    to_vec_sized(value, 256)
+}
+
+/// `value` as compact JSON, written into a buffer of `capacity` bytes to begin with: an answer
+/// of a hundred tracks would otherwise be copied seven times as its buffer doubles.
+pub fn to_vec_sized<T: Serialize + ?Sized>(value: &T, capacity: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(capacity);
     write(&mut out, value)?;
     Ok(out)
 }

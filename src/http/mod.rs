@@ -49,7 +49,12 @@ use crate::App;
 
 /// A JSON response with `status`.
 pub fn reply_json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match json::to_vec(body) {
+    reply_json_sized(status, body, 256)
+}
+
+/// A JSON response with `status`, for a body of about `capacity` bytes or less.
+pub fn reply_json_sized<T: Serialize>(status: StatusCode, body: &T, capacity: usize) -> Response {
+    match json::to_vec_sized(body, capacity) {
         Ok(bytes) => {
             let mut res = Response::new(bytes.into());
             *res.status_mut() = status;
