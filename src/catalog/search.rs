@@ -297,7 +297,45 @@ struct Walks([Vec<u32>; Kind::ALL.len()]);
 /// slots, the documents with the word in their name, first in their name, as their name's only
 /// word, and in their secondary text. Marking such a word (`track` in every title, `love` in a
 /// quarter of them) is then a few operations per block instead of one per posting.
-type DenseWords = hashbrown::HashMap<u32, Box<[[u64; 4]]>, foldhash::fast::RandomState>;
+#[derive(Default)]
+struct DenseWords {
+    /// Bit `w` is set when word `w` is dense. A query word matches thousands of vocabulary
+    /// words (`12` is in every track number holding it) and almost none are dense: this
+    /// answers for them with one load instead of a hash lookup each.
+    marked: Vec<u64>,
+    bits: hashbrown::HashMap<u32, Box<[[u64; 4]]>, foldhash::fast::RandomState>,
+}
+
+impl DenseWords {
+    fn insert(&mut self, w: usize, bits: Box<[[u64; 4]]>) {
+        if self.marked.len() <= w / 64 {
+            self.marked.resize(w / 64 + 1, 0);
+        }
+        self.marked[w / 64] |= 1 << (w % 64);
+        self.bits.insert(w as u32, bits);
+    }
+
+    fn contains(&self, w: usize) -> bool {
+        self.marked
+            .get(w / 64)
+            .is_some_and(|m| m & (1 << (w % 64)) != 0)
+    }
+
+    fn get(&self, w: usize) -> Option<&[[u64; 4]]> {
+        if !self.contains(w) {
+            return None;
+        }
+        self.bits.get(&(w as u32)).map(|b| &**b)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.marked.capacity() * 8
+            + self.bits.capacity() * (std::mem::size_of::<(u32, Box<[[u64; 4]]>)>() + 1)
+            + (self.bits.values())
+                .map(|bits| bits.len() * 32 + ALLOC_OVERHEAD)
+                .sum::<usize>()
+    }
+}
 
 /// A word is kept as bitsets when at least one document in this many holds it.
 const DENSE_SHARE: usize = 16;
@@ -500,12 +538,7 @@ impl Derived {
         let walks = self.walks.as_ref().map_or(0, |w| {
             w.0.iter().map(|walk| walk.capacity() * 4).sum::<usize>()
         });
-        let dense = self.dense.as_ref().map_or(0, |d| {
-            d.capacity() * (std::mem::size_of::<(u32, Box<[[u64; 4]]>)>() + 1)
-                + d.values()
-                    .map(|bits| bits.len() * 32 + ALLOC_OVERHEAD)
-                    .sum::<usize>()
-        });
+        let dense = self.dense.as_ref().map_or(0, |d| d.heap_bytes());
         ranks + walks + dense
     }
 }
@@ -1207,7 +1240,7 @@ impl Inner {
                 let slot = (p >> POSTING_SHIFT) as usize;
                 bits[slot / 64][3] |= 1u64 << (slot % 64);
             }
-            dense.insert(w as u32, bits.into_boxed_slice());
+            dense.insert(w, bits.into_boxed_slice());
         }
         dense
     }
@@ -1245,12 +1278,10 @@ impl Inner {
             }
             let cost: usize = matched
                 .iter()
-                .map(
-                    |&(w, _)| match dense.is_some_and(|d| d.contains_key(&(w as u32))) {
-                        true => blocks,
-                        false => self.vocab.postings_len(w, prefix_only),
-                    },
-                )
+                .map(|&(w, _)| match dense.is_some_and(|d| d.contains(w)) {
+                    true => blocks,
+                    false => self.vocab.postings_len(w, prefix_only),
+                })
                 .sum();
             words.push((cost, j, matched));
         }
@@ -1310,7 +1341,7 @@ impl Inner {
         let vocab = &self.vocab;
         for &(w, is_prefix) in matched {
             let is_query = first_word && vocab.text(w).len() == word.len();
-            if let Some(bits) = dense.and_then(|d| d.get(&(w as u32))) {
+            if let Some(bits) = dense.and_then(|d| d.get(w)) {
                 for (i, (b, &[name, first, single, secondary])) in
                     sets.iter_mut().zip(bits.iter()).enumerate()
                 {
