@@ -219,15 +219,18 @@ impl Catalog {
         }
     }
 
-    /// Sorts the lists' default orders now (by name), so that the first request after a scan
-    /// does not wait for a hundred thousand names to be sorted, and the sorting's scratch
-    /// memory is free before the scan gives memory back.
+    /// Sorts the lists' default orders (by name) and the search's orders now, so that the
+    /// first request after a scan does not wait for a hundred thousand names to be sorted,
+    /// and the sorting's scratch memory is free before the scan gives memory back.
     pub fn prepare_orders(&self) {
-        let reader = self.read();
-        let none = ListQuery::default();
-        reader.list_tracks(&none, TrackSort::default());
-        reader.list_albums(&none, AlbumSort::default());
-        reader.list_artists(&none, ArtistSort::default());
+        {
+            let reader = self.read();
+            let none = ListQuery::default();
+            reader.list_tracks(&none, TrackSort::default());
+            reader.list_albums(&none, AlbumSort::default());
+            reader.list_artists(&none, ArtistSort::default());
+        }
+        self.search.prepare();
     }
 
     /// One track's full record, every tag included, from the store.
