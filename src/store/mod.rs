@@ -147,10 +147,11 @@ pub struct StoreOptions {
 }
 
 impl Default for StoreOptions {
-    /// 16 MiB. The catalog keeps what it serves in memory of its own and reads the store only
-    /// when it loads, so the cache holds accounts, likes, playlists and plays. A larger one
+    /// 16 MiB. The catalog keeps what lists, albums and searches need in memory of its own and
+    /// reads the store at start and for one track's full tags, so the cache holds accounts,
+    /// likes, playlists and plays. A larger one
     /// mostly kept track pages read at start: with 64 MiB, 100,000 tracks cost 3 MB more at
-    /// rest and 30 to 50 MB more at the peak of a first scan, and scanned no faster.
+    /// rest and 30 to 45 MB more at the peak of a first scan, and scanned no faster.
     fn default() -> Self {
         Self {
             cache_capacity_bytes: 16 * 1024 * 1024,
@@ -265,8 +266,8 @@ const FLUSH_EVERY: Duration = Duration::from_millis(500);
 ///
 /// That thread also garbage-collects the log in every pause: it reads pages out of
 /// fragmented segments and writes them anew, and each page it reads stays in memory
-/// outside the cache's bound. On a store of 100,000 tracks this grew the server by 15 to
-/// 18 MB in the first half minute after every start, requests or not. sled still collects
+/// outside the cache's bound. On a store of 100,000 tracks this grew the server by 11 to
+/// 16 MB in the first half minute after every start, requests or not. sled still collects
 /// on writes (each page replaced moves one page out of a segment being cleaned), so a store
 /// that changes keeps compacting, and one that only serves reads costs nothing.
 ///
