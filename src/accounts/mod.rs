@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::auth::remembered::Remembered;
 use crate::auth::stream_token::{Scope, StreamKeys};
 use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::auth::tokens::{self, TokenKeys};
@@ -143,41 +144,16 @@ pub struct Accounts {
     /// as long as one with a wrong password and does not reveal which usernames exist. Made on
     /// first use: hashing at start-up would delay readiness by tens of milliseconds.
     dummy_hash: std::sync::OnceLock<String>,
-    /// Access tokens whose signature was verified, with what they say.
-    verified: parking_lot::Mutex<VerifiedTokens>,
+    /// Access tokens already verified, with their user and session, until they expire: a
+    /// client sends the same one with every request, and checking its signature, decoding it
+    /// and reading its claims again costs about a tenth of a small request. Only that is
+    /// saved: expiry is compared on every use, and the session and the account are looked up
+    /// as before, so logout, disabling and role changes still take effect at once.
+    verified: parking_lot::Mutex<Remembered<Box<str>, (UserId, SessionId), UnixTime>>,
 }
 
-/// Most access tokens remembered as verified; when full, the list starts over.
+/// Most access tokens remembered as verified.
 const MAX_VERIFIED_TOKENS: usize = 4096;
-
-/// Access tokens already verified: a client sends the same one with every request until it
-/// expires, and checking its signature, decoding it and reading its claims again costs about a
-/// tenth of a small request. Only the signature check is saved: expiry is compared on every
-/// use, and the session and the account are looked up as before, so logout, disabling and role
-/// changes still take effect at once.
-#[derive(Default)]
-struct VerifiedTokens(HashMap<Box<str>, (UserId, SessionId, UnixTime)>);
-
-impl VerifiedTokens {
-    /// The user and session of `token`, if it was verified and has not expired since.
-    fn get(&self, token: &str, now: UnixTime) -> Option<(UserId, SessionId)> {
-        match self.0.get(token) {
-            Some(&(user, session, expires)) if now < expires => Some((user, session)),
-            _ => None,
-        }
-    }
-
-    fn insert(&mut self, token: &str, claims: &tokens::AccessClaims, now: UnixTime) {
-        if self.0.len() >= MAX_VERIFIED_TOKENS {
-            self.0.retain(|_, &mut (_, _, expires)| now < expires);
-            if self.0.len() >= MAX_VERIFIED_TOKENS {
-                self.0.clear();
-            }
-        }
-        self.0
-            .insert(token.into(), (claims.sub, claims.sid, claims.exp));
-    }
-}
 
 const MAX_DISPLAY_NAME: usize = 64;
 /// Lowest per-user maximum bitrate: the lowest MP3 rate, so every format can honour it.
@@ -222,7 +198,7 @@ impl Accounts {
             stream_keys: StreamKeys::new(secret),
             throttle: LoginThrottle::new(settings.throttle),
             dummy_hash: std::sync::OnceLock::new(),
-            verified: parking_lot::Mutex::default(),
+            verified: parking_lot::Mutex::new(Remembered::new(MAX_VERIFIED_TOKENS)),
             view: RwLock::new(AuthView::default()),
             settings,
             store,
@@ -584,8 +560,9 @@ impl Accounts {
             Some(known) => known,
             None => {
                 let claims = self.keys.verify_access(access_token)?;
-                self.verified.lock().insert(access_token, &claims, t);
-                (claims.sub, claims.sid)
+                let found = (claims.sub, claims.sid);
+                (self.verified.lock()).insert(access_token.into(), found, claims.exp, t);
+                found
             }
         };
         self.live_actor(user, session)
@@ -955,34 +932,5 @@ impl Accounts {
         let version = user.avatar_version.ok_or(Error::NotFound("avatar"))?;
         let bytes = avatar::load(&self.settings.avatars_dir, id).await?;
         Ok((bytes, version))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn claims(exp: UnixTime) -> tokens::AccessClaims {
-        tokens::AccessClaims {
-            sub: UserId::new(),
-            sid: SessionId::new(),
-            iat: exp - 900,
-            exp,
-            typ: "access".into(),
-        }
-    }
-
-    #[test]
-    fn verified_tokens_expire_and_stay_bounded() {
-        let mut v = VerifiedTokens::default();
-        let c = claims(1_000);
-        v.insert("a.b.c", &c, 100);
-        assert_eq!(v.get("a.b.c", 999), Some((c.sub, c.sid)));
-        assert_eq!(v.get("a.b.c", 1_000), None, "expired: verified again");
-        assert_eq!(v.get("a.b.d", 999), None);
-        for i in 0..MAX_VERIFIED_TOKENS + 10 {
-            v.insert(&format!("t{i}"), &claims(2_000), 100);
-        }
-        assert!(v.0.len() <= MAX_VERIFIED_TOKENS);
     }
 }

@@ -9,6 +9,8 @@
 //! sealed value copied to another row does not open. The same secret also works as an
 //! OpenSubsonic `apiKey`, found through its SHA-256 without unsealing anything.
 
+use std::time::{Duration, Instant};
+
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use md5::Md5;
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::auth::remembered::Remembered;
 use crate::auth::throttle::{Limits, LoginThrottle};
 use crate::domain::{now, AppPasswordId, TrackId, UnixTime, UserId};
 use crate::error::{Error, Result};
@@ -86,8 +89,8 @@ pub struct AppPasswordInfo {
 /// Longest salt whose passed check is remembered; players send 6 to 32 characters.
 const MAX_REMEMBERED_SALT: usize = 64;
 /// How long a passed token check is remembered.
-const REMEMBER_FOR: std::time::Duration = std::time::Duration::from_secs(300);
-/// How many passed checks are remembered at most; when full, the list starts over.
+const REMEMBER_FOR: Duration = Duration::from_secs(300);
+/// How many passed checks are remembered at most.
 const MAX_REMEMBERED: usize = 4096;
 
 /// Token checks that passed lately. A player sends the same salt and token with each request
@@ -95,10 +98,9 @@ const MAX_REMEMBERED: usize = 4096;
 /// [`MAX_PER_USER`]) and hashing it with the salt: that work is done once a session instead of
 /// on every request. Only successes are kept, and a revoke forgets its user's, so a revoked
 /// app password is refused at once.
-#[derive(Default)]
 struct Passed {
-    /// (user, salt, token in lower case) -> when it was checked.
-    checks: std::collections::HashMap<(UserId, Box<str>, Box<str>), std::time::Instant>,
+    /// (user, salt, token in lower case), until [`REMEMBER_FOR`] after the check.
+    checks: Remembered<(UserId, Box<str>, Box<str>), (), Instant>,
     /// Counts revokes: a check that began before one is not remembered, since the password
     /// it matched may be the one revoked.
     revokes: u64,
@@ -172,7 +174,10 @@ impl Credentials {
             queues: store.table(PLAY_QUEUES)?,
             bookmarks: store.table(BOOKMARKS)?,
             cipher: ChaCha20Poly1305::new(&key),
-            passed: parking_lot::Mutex::default(),
+            passed: parking_lot::Mutex::new(Passed {
+                checks: Remembered::new(MAX_REMEMBERED),
+                revokes: 0,
+            }),
             throttle: LoginThrottle::new(limits),
         })
     }
@@ -320,11 +325,7 @@ impl Credentials {
         let key = (user, Box::from(salt), token.into_boxed_str());
         let revokes = {
             let passed = self.passed.lock();
-            if passed
-                .checks
-                .get(&key)
-                .is_some_and(|at| at.elapsed() < REMEMBER_FOR)
-            {
+            if passed.checks.get(&key, Instant::now()).is_some() {
                 return Ok(true);
             }
             passed.revokes
@@ -347,7 +348,7 @@ impl Credentials {
     fn forget_passed(&self, user: UserId) {
         let mut passed = self.passed.lock();
         passed.revokes += 1;
-        passed.checks.retain(|(owner, _, _), _| *owner != user);
+        passed.checks.forget(|(owner, _, _)| *owner == user);
     }
 
     /// Keeps a passed check, unless an app password was revoked since it began.
@@ -359,13 +360,8 @@ impl Credentials {
         if passed.revokes != revokes_before {
             return;
         }
-        if passed.checks.len() >= MAX_REMEMBERED {
-            passed.checks.retain(|_, at| at.elapsed() < REMEMBER_FOR);
-            if passed.checks.len() >= MAX_REMEMBERED {
-                passed.checks.clear();
-            }
-        }
-        passed.checks.insert(key, std::time::Instant::now());
+        let now = Instant::now();
+        passed.checks.insert(key, (), now + REMEMBER_FOR, now);
     }
 
     /// The play queue `user` saved last.
