@@ -852,9 +852,12 @@ impl Artists {
         // Probing reads the files; no lock is needed for it.
         let mut probed = Vec::with_capacity(files.len());
         for f in files {
-            let p = probe::probe(f.dir(), std::path::Path::new(&f.name), &self.settings.probe)
-                .map_err(|e| refuse(&f.name, e))?;
-            let fp = probe::fingerprint(&f.path).map_err(|e| refuse(&f.name, e))?;
+            let (p, fp) = probe::probe_and_fingerprint(
+                f.dir(),
+                std::path::Path::new(&f.name),
+                &self.settings.probe,
+            )
+            .map_err(|e| refuse(&f.name, e))?;
             probed.push((p, crate::library::scan::fingerprint_key(&fp)));
         }
         let _w = self.writing.lock();

@@ -199,39 +199,59 @@ pub fn probe(root: &Path, rel: &Path, opts: &ProbeOptions) -> Result<Probed, Pro
         let mut input = open(&root.join(rel))?;
         let mut col = Collector::new(opts, PictureMode::Describe);
         let parsed = parse(&mut input, Want::EVERYTHING, &mut col)?;
-        let mut tags = tags::build(&parsed.tags, opts);
-        tags::apply_path_fallbacks(&mut tags, rel);
-        let duration_ms = match parsed.frames {
-            Some((frames, rate)) if rate > 0 => {
-                ((u128::from(frames) * 1000 + u128::from(rate) / 2) / u128::from(rate)) as u64
-            }
-            _ => {
-                col.warn("the duration is unknown".into());
-                0
-            }
-        };
-        let bitrate_kbps = (duration_ms > 0 && parsed.audio_len > 0).then(|| {
-            let bits = u128::from(parsed.audio_len) * 8;
-            let ms = u128::from(duration_ms);
-            u32::try_from((bits + ms / 2) / ms).unwrap_or(u32::MAX)
-        });
-        let cover = col.chosen().map(|p| CoverInfo {
-            mime: p.mime.clone(),
-            size: p.size,
-        });
-        Ok(Probed {
-            container: parsed.container.to_owned(),
-            codec: parsed.codec,
-            duration_ms,
-            bitrate_kbps,
-            sample_rate: parsed.sample_rate,
-            channels: parsed.channels,
-            bit_depth: parsed.bit_depth,
-            tags,
-            cover,
-            warnings: col.warnings,
-        })
+        Ok(described(parsed, col, rel, opts))
     })
+}
+
+/// [`probe`] and [`fingerprint`] together, opening and parsing the file once (a scan needs
+/// both for every new or changed file).
+pub fn probe_and_fingerprint(
+    root: &Path,
+    rel: &Path,
+    opts: &ProbeOptions,
+) -> Result<(Probed, Fingerprint), ProbeError> {
+    guarded(|| {
+        let mut input = open(&root.join(rel))?;
+        let mut col = Collector::new(opts, PictureMode::Describe);
+        let parsed = parse(&mut input, Want::EVERYTHING, &mut col)?;
+        let fingerprint = payload_fingerprint(&mut input, &parsed)?;
+        Ok((described(parsed, col, rel, opts), fingerprint))
+    })
+}
+
+fn described(parsed: Parsed, mut col: Collector, rel: &Path, opts: &ProbeOptions) -> Probed {
+    let mut tags = tags::build(&parsed.tags, opts);
+    tags::apply_path_fallbacks(&mut tags, rel);
+    let duration_ms = match parsed.frames {
+        Some((frames, rate)) if rate > 0 => {
+            ((u128::from(frames) * 1000 + u128::from(rate) / 2) / u128::from(rate)) as u64
+        }
+        _ => {
+            col.warn("the duration is unknown".into());
+            0
+        }
+    };
+    let bitrate_kbps = (duration_ms > 0 && parsed.audio_len > 0).then(|| {
+        let bits = u128::from(parsed.audio_len) * 8;
+        let ms = u128::from(duration_ms);
+        u32::try_from((bits + ms / 2) / ms).unwrap_or(u32::MAX)
+    });
+    let cover = col.chosen().map(|p| CoverInfo {
+        mime: p.mime.clone(),
+        size: p.size,
+    });
+    Probed {
+        container: parsed.container.to_owned(),
+        codec: parsed.codec,
+        duration_ms,
+        bitrate_kbps,
+        sample_rate: parsed.sample_rate,
+        channels: parsed.channels,
+        bit_depth: parsed.bit_depth,
+        tags,
+        cover,
+        warnings: col.warnings,
+    }
 }
 
 /// The embedded picture (the front cover if several) as MIME type and bytes. A picture over
@@ -275,28 +295,32 @@ pub fn fingerprint(path: &Path) -> Result<Fingerprint, ProbeError> {
         let mut input = open(path)?;
         let mut col = Collector::new(&ProbeOptions::default(), PictureMode::Describe);
         let parsed = parse(&mut input, Want::LAYOUT, &mut col)?;
-        let (start, len) = (parsed.audio_start, parsed.audio_len);
-        let windows = if len <= 3 * FINGERPRINT_WINDOW {
-            vec![(start, len)]
-        } else {
-            let w = FINGERPRINT_WINDOW;
-            vec![(start, w), (start + (len - w) / 2, w), (start + len - w, w)]
-        };
-        let mut hashed = parsed.container.as_bytes().to_vec();
-        for (at, n) in windows {
-            if parsed.ogg {
-                ogg::page_bodies(&mut input, at, n, start + len, &mut hashed)?;
-            } else {
-                let from = hashed.len();
-                hashed.resize(from + n as usize, 0);
-                input.read_at(at, &mut hashed[from..])?;
-            }
-        }
-        let mut out = [0; 16];
-        out[..8].copy_from_slice(&xxh64(&hashed).to_be_bytes());
-        out[8..].copy_from_slice(&len.to_be_bytes());
-        Ok(Fingerprint(out))
+        payload_fingerprint(&mut input, &parsed)
     })
+}
+
+fn payload_fingerprint(input: &mut Input, parsed: &Parsed) -> Result<Fingerprint, ProbeError> {
+    let (start, len) = (parsed.audio_start, parsed.audio_len);
+    let windows = if len <= 3 * FINGERPRINT_WINDOW {
+        vec![(start, len)]
+    } else {
+        let w = FINGERPRINT_WINDOW;
+        vec![(start, w), (start + (len - w) / 2, w), (start + len - w, w)]
+    };
+    let mut hashed = parsed.container.as_bytes().to_vec();
+    for (at, n) in windows {
+        if parsed.ogg {
+            ogg::page_bodies(input, at, n, start + len, &mut hashed)?;
+        } else {
+            let from = hashed.len();
+            hashed.resize(from + n as usize, 0);
+            input.read_at(at, &mut hashed[from..])?;
+        }
+    }
+    let mut out = [0; 16];
+    out[..8].copy_from_slice(&xxh64(&hashed).to_be_bytes());
+    out[8..].copy_from_slice(&len.to_be_bytes());
+    Ok(Fingerprint(out))
 }
 
 /// XXH64 with seed 0: fast, and specified, so fingerprints stored by one build match the next.

@@ -22,8 +22,11 @@ const AUDIO_EXTENSIONS: &[&str] = &[
     "mp3", "flac", "ogg", "oga", "opus", "m4a", "mp4", "m4b", "wav", "aif", "aiff",
 ];
 
-/// Files probed in parallel before their results are stored.
+/// Files probed in parallel before their results are stored, in one transaction.
 const PROBE_CHUNK: usize = 256;
+
+/// Tracks whose files are gone removed in one transaction.
+const STORE_CHUNK: usize = 1024;
 
 /// At most this many failures are listed in a report (all are counted).
 const MAX_LISTED_FAILURES: usize = 1000;
@@ -385,79 +388,94 @@ impl Library {
                 .into_par_iter()
                 .map(|(f, id)| {
                     let rel = Path::new(std::ffi::OsStr::from_bytes(&f.rel));
-                    let result = probe::probe(folder, rel, &self.options)
-                        .and_then(|p| {
-                            Ok((p, fingerprint_key(&probe::fingerprint(&folder.join(rel))?)))
-                        })
+                    let result = probe::probe_and_fingerprint(folder, rel, &self.options)
+                        .map(|(p, fp)| (p, fingerprint_key(&fp)))
                         .map_err(|e| e.to_string());
                     (f, id, result)
                 })
                 .collect();
-            for (f, existing, result) in probed {
-                self.apply(&key, f, existing, result, &mut missing, counters, failures);
-            }
+            self.apply(&key, probed, &mut missing, counters, failures);
         }
-        for id in missing {
-            match self.catalog.remove(id) {
+        // In chunks too: one transaction per chunk, not per file.
+        let missing: Vec<TrackId> = missing.into_iter().collect();
+        for gone in missing.chunks(STORE_CHUNK) {
+            match self.catalog.replace_many(Vec::new(), gone) {
                 Ok(()) => {
-                    counters.removed.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .removed
+                        .fetch_add(gone.len() as u64, Ordering::Relaxed);
                 }
-                Err(e) => tracing::error!(error = %e, "removing a track"),
+                Err(e) => tracing::error!(error = %e, "removing tracks whose files are gone"),
             }
         }
     }
 
-    /// Takes one probed file into the catalog: a change, a move, a new track or a failure.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one scan's running state, passed down"
-    )]
+    /// Takes one chunk of probed files into the catalog, in one transaction: changes, moves,
+    /// new tracks, and tracks whose file is no longer audio. Every sled transaction writes
+    /// its log buffer out; one per file cost more than the probing (a disk write and several
+    /// thread switches a file).
     fn apply(
         &self,
         key: &str,
-        f: Found,
-        existing: Option<TrackId>,
-        result: ProbeOutcome,
+        probed: Vec<(Found, Option<TrackId>, ProbeOutcome)>,
         missing: &mut HashSet<TrackId>,
         counters: &Counters,
         failures: &Mutex<Vec<ScanFailure>>,
     ) {
-        counters.seen.fetch_add(1, Ordering::Relaxed);
-        let path_text = format!("{}/{}", key, String::from_utf8_lossy(&f.rel));
-        let (p, fingerprint) = match result {
-            Ok(ok) => ok,
-            Err(reason) => {
-                push_failure(failures, counters, &path_text, reason);
-                if let Some(id) = existing {
+        let mut drafts = Vec::with_capacity(probed.len());
+        // What each draft counts as once stored, and its path for a failure report.
+        let mut outcomes: Vec<(&AtomicU64, String)> = Vec::with_capacity(probed.len());
+        let mut no_longer_audio = Vec::new();
+        for (f, existing, result) in probed {
+            counters.seen.fetch_add(1, Ordering::Relaxed);
+            let path_text = format!("{}/{}", key, String::from_utf8_lossy(&f.rel));
+            let (p, fingerprint) = match result {
+                Ok(ok) => ok,
+                Err(reason) => {
+                    push_failure(failures, counters, &path_text, reason);
                     // It was audio and no longer is: it leaves the catalog.
-                    if self.catalog.remove(id).is_ok() {
-                        counters.removed.fetch_add(1, Ordering::Relaxed);
+                    no_longer_audio.extend(existing);
+                    continue;
+                }
+            };
+            let draft = draft(key, &f, fingerprint, p);
+            let (id, counter) = match existing {
+                Some(id) => (id, &counters.updated),
+                None => match self.moved_from(fingerprint, missing) {
+                    Some(id) => {
+                        missing.remove(&id);
+                        (id, &counters.moved)
                     }
+                    None => (TrackId::default(), &counters.added),
+                },
+            };
+            drafts.push((id, draft));
+            outcomes.push((counter, path_text));
+        }
+        if drafts.is_empty() && no_longer_audio.is_empty() {
+            return;
+        }
+        match self.catalog.replace_many(drafts, &no_longer_audio) {
+            Ok(()) => {
+                for (counter, _) in outcomes {
+                    counter.fetch_add(1, Ordering::Relaxed);
                 }
-                return;
+                counters
+                    .removed
+                    .fetch_add(no_longer_audio.len() as u64, Ordering::Relaxed);
             }
-        };
-        let draft = draft(key, &f, fingerprint, p);
-        let (target, counter) = match existing {
-            Some(id) => (Some(id), &counters.updated),
-            None => match self.moved_from(fingerprint, missing) {
-                Some(id) => {
-                    missing.remove(&id);
-                    (Some(id), &counters.moved)
+            // The store refused the whole chunk (a full disk, say): each of its files is
+            // reported, and the next scan tries them again.
+            Err(e) => {
+                for (_, path_text) in outcomes {
+                    push_failure(
+                        failures,
+                        counters,
+                        &path_text,
+                        format!("could not be stored: {e}"),
+                    );
                 }
-                None => (None, &counters.added),
-            },
-        };
-        match self.catalog.upsert(target, draft) {
-            Ok(_) => {
-                counter.fetch_add(1, Ordering::Relaxed);
             }
-            Err(e) => push_failure(
-                failures,
-                counters,
-                &path_text,
-                format!("could not be stored: {e}"),
-            ),
         }
     }
 

@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use symphonia::core::io::MediaSource;
@@ -215,13 +216,14 @@ fn eof_is_corrupt(e: io::Error) -> ProbeError {
 /// a few 4-byte patches applied. Windows cut tags off the ends of an MP3; patches rename
 /// metadata atoms to `free`, so symphonia skips (seeks over) embedded pictures instead of
 /// reading them into memory.
+///
+/// Reads are positional: the file is a clone of the [`Input`]'s, and clones share one
+/// cursor, which the `Input` keeps reading from after symphonia is done (the fingerprint).
 pub(super) struct Window {
     file: File,
     start: u64,
     len: u64,
     pos: u64,
-    /// Where the file's own cursor is, to skip the seek when reads follow each other.
-    file_pos: Option<u64>,
     patches: Vec<(u64, [u8; 4])>,
 }
 
@@ -232,7 +234,6 @@ impl Window {
             start,
             len: end.saturating_sub(start),
             pos: 0,
-            file_pos: None,
             patches: patches
                 .into_iter()
                 .filter_map(|(at, bytes)| Some((at.checked_sub(start)?, bytes)))
@@ -248,13 +249,7 @@ impl Read for Window {
         if want == 0 {
             return Ok(0);
         }
-        let at = self.start + self.pos;
-        if self.file_pos != Some(at) {
-            self.file.seek(SeekFrom::Start(at))?;
-        }
-        self.file_pos = None;
-        let n = self.file.read(&mut buf[..want])?;
-        self.file_pos = Some(at + n as u64);
+        let n = self.file.read_at(&mut buf[..want], self.start + self.pos)?;
         let (from, to) = (self.pos, self.pos + n as u64);
         for (at, bytes) in &self.patches {
             for (i, b) in bytes.iter().enumerate() {

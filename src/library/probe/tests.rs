@@ -575,6 +575,37 @@ fn unsynchronised_and_older_id3v2_tags_are_read() {
     assert_eq!(p.tags.artists, ["Bob"]);
 }
 
+/// The scan's single pass must give what the two separate calls give, for every fixture,
+/// good or bad.
+#[test]
+fn probe_and_fingerprint_agree_with_probe_then_fingerprint() {
+    let opts = ProbeOptions::default();
+    let mut names: Vec<PathBuf> = fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| PathBuf::from(e.file_name()))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 15, "the fixtures are missing");
+    let mut good = 0;
+    for name in names {
+        let together = probe_and_fingerprint(&fixtures(), &name, &opts);
+        let probed = probe(&fixtures(), &name, &opts);
+        match (together, probed) {
+            (Ok((p, fp)), Ok(alone)) => {
+                assert_eq!(p, alone, "{}", name.display());
+                let separate = fingerprint(&fixtures().join(&name)).unwrap();
+                assert_eq!(fp, separate, "{}", name.display());
+                good += 1;
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{}", name.display()),
+            (a, b) => panic!("{}: {a:?} against {b:?}", name.display()),
+        }
+    }
+    assert!(good > 10, "only {good} fixtures probed");
+}
+
 #[test]
 fn fingerprints_ignore_tags_but_not_audio() {
     let dir = tempfile::tempdir().unwrap();
