@@ -15,7 +15,7 @@ use super::dto::{
 };
 use super::error::{reject, ErrorBody};
 use super::router::PathParams;
-use super::{reply_json, reply_json_sized};
+use super::{reply_json, reply_json_sized, reply_json_written};
 use crate::auth::{Action, Actor};
 use crate::catalog::search::Kind;
 use crate::catalog::{Album, AlbumSort, Artist, ArtistSort, ListQuery, TrackRef, TrackSort};
@@ -298,16 +298,13 @@ pub async fn get_album(
     let album = r.album(id).map_err(reject)?;
     let tracks: Vec<_> = r.album_tracks(album).map(track_item).collect();
     let size = 512 + tracks.len() * TRACK_ITEM_JSON;
-    Ok(reply_json_sized(
-        StatusCode::OK,
-        &AlbumDetail {
-            album: album_item(album),
-            tracks,
-            rating: rating.into(),
-            save_count,
-        },
-        size,
-    ))
+    let detail = AlbumDetail {
+        album: album_item(album),
+        tracks,
+        rating: rating.into(),
+        save_count,
+    };
+    Ok(reply_json_written(StatusCode::OK, detail.to_json(size)))
 }
 
 /// Everything known about a track.

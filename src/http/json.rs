@@ -118,6 +118,60 @@ fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&bytes[start..]);
 }
 
+/// Numbers with a fraction are rare in our answers: serde_json writes them, so they read back
+/// the same in every client.
+fn float<F: Serialize>(out: &mut Vec<u8>, f: F) -> Result {
+    serde_json::to_writer(out, &f).map_err(ser::Error::custom)
+}
+
+/// `v` as serde_json writes it, quicker for the durations and ratings that fill our answers.
+fn write_f64(out: &mut Vec<u8>, v: f64) -> Result {
+    if thousandths(out, v) {
+        return Ok(());
+    }
+    float(out, v)
+}
+
+/// Writes `v` when it is a whole number of thousandths (a duration in seconds from
+/// milliseconds, a rating average to two places) and returns false otherwise.
+///
+/// Such a number is the double nearest to a decimal of at most 15 significant digits, and
+/// no two such decimals share a double, so that decimal with its trailing zeros dropped is
+/// the shortest text that reads back as `v`: what serde_json writes, in plain notation below
+/// 10^16.
+fn thousandths(out: &mut Vec<u8>, v: f64) -> bool {
+    if !v.is_finite() || v.abs() >= 1e12 {
+        return false;
+    }
+    let scaled = (v * 1000.0).round();
+    if scaled / 1000.0 != v {
+        return false;
+    }
+    if v.is_sign_negative() {
+        out.push(b'-');
+    }
+    // Whole and below 10^15, so the cast is exact.
+    let n = scaled.abs() as u64;
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(n / 1000).as_bytes());
+    out.push(b'.');
+    let frac = n % 1000;
+    if frac == 0 {
+        out.push(b'0');
+    } else {
+        let digits = [frac / 100, frac / 10 % 10, frac % 10].map(|d| b'0' + d as u8);
+        let len = if frac % 10 != 0 {
+            3
+        } else if frac % 100 != 0 {
+            2
+        } else {
+            1
+        };
+        out.extend_from_slice(&digits[..len]);
+    }
+    true
+}
+
 /// An object written field by field, for the few wire types whose speed matters (a song is
 /// written 500 times in one search page). Keys are literals in our code and are copied as they
 /// are; values go through the same escaping as everything else.
@@ -171,6 +225,47 @@ impl<'a> Object<'a> {
         }
     }
 
+    /// The number, or `null`: what `Serialize` writes for an `Option` without
+    /// `skip_serializing_if`.
+    #[inline]
+    pub fn int_or_null(&mut self, key: &str, v: Option<impl itoa::Integer>) {
+        match v {
+            Some(v) => self.int(key, v),
+            None => self.key(key).extend_from_slice(b"null"),
+        }
+    }
+
+    #[inline]
+    pub fn f64(&mut self, key: &str, v: f64) -> Result {
+        write_f64(self.key(key), v)
+    }
+
+    /// The number, or `null`.
+    #[inline]
+    pub fn f64_or_null(&mut self, key: &str, v: Option<f64>) -> Result {
+        match v {
+            Some(v) => self.f64(key, v),
+            None => {
+                self.key(key).extend_from_slice(b"null");
+                Ok(())
+            }
+        }
+    }
+
+    /// `[...]` of strings.
+    #[inline]
+    pub fn strs<'s>(&mut self, key: &str, items: impl IntoIterator<Item = &'s str>) {
+        let out = self.key(key);
+        out.push(b'[');
+        for (i, s) in items.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, s);
+        }
+        out.push(b']');
+    }
+
     #[inline]
     pub fn bool(&mut self, key: &str, v: bool) {
         let out = self.key(key);
@@ -205,52 +300,6 @@ impl Writer<'_> {
     fn int(&mut self, n: impl itoa::Integer) {
         self.out
             .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    }
-
-    /// Numbers with a fraction are rare in our answers: serde_json writes them, so they read
-    /// back the same in every client.
-    fn float<F: Serialize>(&mut self, f: F) -> Result {
-        serde_json::to_writer(&mut *self.out, &f).map_err(ser::Error::custom)
-    }
-
-    /// Writes `v` when it is a whole number of thousandths (a duration in seconds from
-    /// milliseconds, a rating average to two places) and returns false otherwise.
-    ///
-    /// Such a number is the double nearest to a decimal of at most 15 significant digits, and
-    /// no two such decimals share a double, so that decimal with its trailing zeros dropped is
-    /// the shortest text that reads back as `v`: what serde_json writes, in plain notation below
-    /// 10^16.
-    fn thousandths(&mut self, v: f64) -> bool {
-        if !v.is_finite() || v.abs() >= 1e12 {
-            return false;
-        }
-        let scaled = (v * 1000.0).round();
-        if scaled / 1000.0 != v {
-            return false;
-        }
-        if v.is_sign_negative() {
-            self.out.push(b'-');
-        }
-        // Whole and below 10^15, so the cast is exact.
-        let n = scaled.abs() as u64;
-        let mut buf = itoa::Buffer::new();
-        self.out.extend_from_slice(buf.format(n / 1000).as_bytes());
-        self.out.push(b'.');
-        let frac = n % 1000;
-        if frac == 0 {
-            self.out.push(b'0');
-        } else {
-            let digits = [frac / 100, frac / 10 % 10, frac % 10].map(|d| b'0' + d as u8);
-            let len = if frac % 10 != 0 {
-                3
-            } else if frac % 100 != 0 {
-                2
-            } else {
-                1
-            };
-            self.out.extend_from_slice(&digits[..len]);
-        }
-        true
     }
 
     /// `{"variant":` before a variant's contents.
@@ -346,13 +395,10 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         Ok(())
     });
     fn serialize_f32(self, v: f32) -> Result {
-        self.float(v)
+        float(self.out, v)
     }
     fn serialize_f64(self, v: f64) -> Result {
-        if self.thousandths(v) {
-            return Ok(());
-        }
-        self.float(v)
+        write_f64(self.out, v)
     }
     fn serialize_char(self, v: char) -> Result {
         write_str(self.out, v.encode_utf8(&mut [0; 4]));

@@ -54,7 +54,12 @@ pub fn reply_json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 
 /// A JSON response with `status`, for a body of about `capacity` bytes or less.
 pub fn reply_json_sized<T: Serialize>(status: StatusCode, body: &T, capacity: usize) -> Response {
-    match json::to_vec_sized(body, capacity) {
+    reply_json_written(status, json::to_vec_sized(body, capacity))
+}
+
+/// A JSON answer written beforehand, by hand or by [`json`]; a failure to write it is a 500.
+pub fn reply_json_written(status: StatusCode, body: Result<Vec<u8>, json::Error>) -> Response {
+    match body {
         Ok(bytes) => {
             let mut res = Response::new(bytes.into());
             *res.status_mut() = status;
