@@ -308,23 +308,37 @@ impl Drop for PeriodicFlush {
     }
 }
 
+/// How long opening waits for a lock held in this process to go.
+const LOCK_GRACE: Duration = Duration::from_secs(1);
+
 /// Opens the sled database at `path`, telling a held lock apart from other failures.
+///
+/// A lock is tried again for up to [`LOCK_GRACE`]: when the last handle of a database is
+/// dropped, sled's writer threads can still hold its file for a few milliseconds while they
+/// finish a log write, so reopening at once (a restore, tests) could find it held by itself.
 fn open_db(path: &Path, opts: &StoreOptions) -> Result<sled::Db, StoreError> {
-    sled::Config::new()
-        .path(path)
-        .cache_capacity(opts.cache_capacity_bytes)
-        // sled's own flusher thread is replaced by `PeriodicFlush`, see there.
-        .flush_every_ms(None)
-        .open()
-        .map_err(|e| match e {
+    let deadline = std::time::Instant::now() + LOCK_GRACE;
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(opts.cache_capacity_bytes)
+            // sled's own flusher thread is replaced by `PeriodicFlush`, see there.
+            .flush_every_ms(None)
+            .open();
+        match opened {
+            Ok(db) => return Ok(db),
             // sled reports a held lock only as this message in an `Other` I/O error.
-            sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
-                StoreError::Locked {
-                    path: path.to_owned(),
+            Err(sled::Error::Io(ref io)) if io.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked {
+                        path: path.to_owned(),
+                    });
                 }
+                thread::sleep(Duration::from_millis(20));
             }
-            e => StoreError::Sled(e),
-        })
+            Err(e) => return Err(StoreError::Sled(e)),
+        }
+    }
 }
 
 impl Store {
