@@ -172,6 +172,14 @@ fn thousandths(out: &mut Vec<u8>, v: f64) -> bool {
     true
 }
 
+/// `id` as a JSON string of its 32 lower-case hex digits, which need no escaping.
+pub fn put_hex_id(out: &mut Vec<u8>, id: &uuid::Uuid) {
+    let mut buf = [0u8; 32];
+    out.push(b'"');
+    out.extend_from_slice(id.as_simple().encode_lower(&mut buf).as_bytes());
+    out.push(b'"');
+}
+
 /// An object written field by field, for the few wire types whose speed matters (a song is
 /// written 500 times in one search page). Keys are literals in our code and are copied as they
 /// are; values go through the same escaping as everything else.

@@ -35,12 +35,9 @@ impl Serialize for Hex {
 }
 
 impl Hex {
-    /// As a JSON string: hex digits need no escaping.
+    /// As a JSON string.
     fn put(self, out: &mut Vec<u8>) {
-        let mut buf = [0u8; 32];
-        out.push(b'"');
-        out.extend_from_slice(self.0.as_simple().encode_lower(&mut buf).as_bytes());
-        out.push(b'"');
+        json::put_hex_id(out, &self.0);
     }
 }
 
