@@ -326,7 +326,7 @@ impl Default for RawData {
     fn default() -> Self {
         RawData {
             dir: PathBuf::from("./musewave-data"),
-            cache_capacity_mb: 16,
+            cache_capacity_mb: crate::store::DEFAULT_CACHE_MB,
         }
     }
 }

@@ -382,13 +382,6 @@ impl Catalog {
             .collect::<Result<_, _>>()?)
     }
 
-    /// Adds a new track, or replaces the track `existing` (keeping its id) with the draft.
-    pub fn upsert(&self, existing: Option<TrackId>, draft: TrackDraft) -> Result<TrackId> {
-        let id = existing.unwrap_or_default();
-        self.replace_many(vec![(id, draft)], &[])?;
-        Ok(id)
-    }
-
     /// Writes every draft under its id (adding or replacing) and removes `removed`, in one
     /// transaction: a crash leaves all of it or none. Rows are all removed before any is added,
     /// so an album or artist whose every track is rewritten takes its new name.
@@ -509,10 +502,10 @@ impl Catalog {
             } else {
                 &Touched::default()
             };
-            self.reindex(touched, Some(track.id), None);
+            self.reindex(touched, Some(track.id));
         }
         if tracks.is_empty() {
-            self.reindex(&touched, None, None);
+            self.reindex(&touched, None);
         }
         Ok(())
     }
@@ -536,36 +529,7 @@ impl Catalog {
             .map_err(tx_err)
     }
 
-    /// Removes a track from the catalog.
-    pub fn remove(&self, id: TrackId) -> Result<()> {
-        let Some(old) = self.state.read().tracks.get(&id).map(|t| OldFile {
-            id,
-            key: (t.folder.to_string(), t.rel.to_vec()),
-            fingerprint: t.fingerprint,
-            added_at: t.added_at,
-        }) else {
-            return Ok(());
-        };
-        self.store
-            .transaction(&[&self.tracks, &self.paths, &self.fingerprints], |tx| {
-                tx.table(&self.tracks).remove(&id)?;
-                tx.table(&self.paths).remove(&old.key)?;
-                tx.table(&self.fingerprints)
-                    .remove(&(old.fingerprint, id))?;
-                Ok::<_, TxError<Error>>(())
-            })
-            .map_err(tx_err)?;
-        let touched = self.state.write().remove(id);
-        self.reindex(&touched, None, Some(id));
-        Ok(())
-    }
-
-    fn reindex(&self, touched: &Touched, track: Option<TrackId>, removed: Option<TrackId>) {
-        if let Some(id) = removed {
-            if track != Some(id) {
-                self.search.remove(Kind::Track, id.as_uuid().as_u128());
-            }
-        }
+    fn reindex(&self, touched: &Touched, track: Option<TrackId>) {
         let state = self.state.read();
         if let Some(t) = track.and_then(|id| state.tracks.get(&id)) {
             self.search.upsert(state.track_doc(t));

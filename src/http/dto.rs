@@ -570,21 +570,12 @@ impl TrackItem<'_> {
             TrackArtists::Row(t) => o.strs("artists", t.artist_names()),
             TrackArtists::Read(names) => o.strs("artists", names.iter().map(String::as_str)),
         }
-        let ids = o.key("artist_ids");
-        ids.push(b'[');
-        let mut put = |i: usize, id: WireId| {
-            if i > 0 {
-                ids.push(b',');
-            }
-            id.put(ids);
-        };
         match &self.artist_ids {
             TrackArtists::Row(t) => {
-                (t.artist_ids.iter().enumerate()).for_each(|(i, a)| put(i, WireId(*a.as_uuid())))
+                o.hex_ids("artist_ids", t.artist_ids.iter().map(|a| a.as_uuid()))
             }
-            TrackArtists::Read(read) => read.iter().enumerate().for_each(|(i, a)| put(i, *a)),
+            TrackArtists::Read(ids) => o.hex_ids("artist_ids", ids.iter().map(|a| &a.0)),
         }
-        ids.push(b']');
         o.str("album", &self.album);
         self.album_id.put(o.key("album_id"));
         o.int_or_null("track_number", self.track_number);
@@ -1017,11 +1008,11 @@ mod tests {
                 1 => &[],
                 _ => &["Alice"],
             };
-            last = Some(
-                catalog
-                    .upsert(None, draft(i as u32, title, artists, i % 2 == 0))
-                    .unwrap(),
-            );
+            let id = crate::domain::TrackId::new();
+            catalog
+                .replace_many(vec![(id, draft(i as u32, title, artists, i % 2 == 0))], &[])
+                .unwrap();
+            last = Some(id);
         }
         let r = catalog.read();
         let album = r

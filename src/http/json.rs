@@ -263,13 +263,29 @@ impl<'a> Object<'a> {
     /// `[...]` of strings.
     #[inline]
     pub fn strs<'s>(&mut self, key: &str, items: impl IntoIterator<Item = &'s str>) {
+        self.array(key, items, write_str);
+    }
+
+    /// `[...]` of ids, as [`put_hex_id`] writes them.
+    #[inline]
+    pub fn hex_ids<'u>(&mut self, key: &str, ids: impl IntoIterator<Item = &'u uuid::Uuid>) {
+        self.array(key, ids, put_hex_id);
+    }
+
+    #[inline]
+    fn array<T>(
+        &mut self,
+        key: &str,
+        items: impl IntoIterator<Item = T>,
+        put: fn(&mut Vec<u8>, T),
+    ) {
         let out = self.key(key);
         out.push(b'[');
-        for (i, s) in items.into_iter().enumerate() {
+        for (i, item) in items.into_iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            write_str(out, s);
+            put(out, item);
         }
         out.push(b']');
     }

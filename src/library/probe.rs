@@ -192,8 +192,8 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
-/// Probes `root/rel`. `rel`, the path inside the media folder, supplies the title, track
-/// number, album and artist that the tags lack.
+/// Probes `root/rel` alone: the reference the tests hold [`probe_and_fingerprint`] to.
+#[cfg(test)]
 pub fn probe(root: &Path, rel: &Path, opts: &ProbeOptions) -> Result<Probed, ProbeError> {
     guarded(|| {
         let mut input = open(&root.join(rel))?;
@@ -203,8 +203,9 @@ pub fn probe(root: &Path, rel: &Path, opts: &ProbeOptions) -> Result<Probed, Pro
     })
 }
 
-/// [`probe`] and [`fingerprint`] together, opening and parsing the file once (a scan needs
-/// both for every new or changed file).
+/// Probes `root/rel` and takes its [`Fingerprint`], opening and parsing the file once. `rel`,
+/// the path inside the media folder, supplies the title, track number, album and artist that
+/// the tags lack.
 pub fn probe_and_fingerprint(
     root: &Path,
     rel: &Path,
@@ -283,13 +284,9 @@ pub fn embedded_cover(
 /// Bytes hashed at each of the start, middle and end of the audio payload.
 const FINGERPRINT_WINDOW: u64 = 16 * 1024;
 
-/// A fingerprint of the audio payload alone: XXH64 of its first, middle and last 16 KiB (all
-/// of it when shorter than 48 KiB), then the payload's length, 8 bytes each, big-endian. The
-/// payload is what the container holds apart from tags: MPEG frames between ID3v2 and
-/// APE/ID3v1 tags, FLAC frames after the metadata blocks, the MP4 `mdat`, the WAV `data` /
-/// AIFF `SSND` chunk, and for Ogg the page bodies after the header packets (page headers hold
-/// sequence numbers and checksums that change when a retag adds pages). Reads at most 48 KiB
-/// of audio whatever the file's size, so it costs about as much as a probe.
+/// The fingerprint alone, from a parse of the layout only: the reference the tests hold
+/// [`probe_and_fingerprint`] to.
+#[cfg(test)]
 pub fn fingerprint(path: &Path) -> Result<Fingerprint, ProbeError> {
     guarded(|| {
         let mut input = open(path)?;
@@ -299,6 +296,13 @@ pub fn fingerprint(path: &Path) -> Result<Fingerprint, ProbeError> {
     })
 }
 
+/// A fingerprint of the audio payload alone: XXH64 of its first, middle and last 16 KiB (all
+/// of it when shorter than 48 KiB), then the payload's length, 8 bytes each, big-endian. The
+/// payload is what the container holds apart from tags: MPEG frames between ID3v2 and
+/// APE/ID3v1 tags, FLAC frames after the metadata blocks, the MP4 `mdat`, the WAV `data` /
+/// AIFF `SSND` chunk, and for Ogg the page bodies after the header packets (page headers hold
+/// sequence numbers and checksums that change when a retag adds pages). Reads at most 48 KiB
+/// of audio whatever the file's size, so it costs about as much as a probe.
 fn payload_fingerprint(input: &mut Input, parsed: &Parsed) -> Result<Fingerprint, ProbeError> {
     let (start, len) = (parsed.audio_start, parsed.audio_len);
     let windows = if len <= 3 * FINGERPRINT_WINDOW {
@@ -422,6 +426,7 @@ impl Want {
         audio: false,
     };
     /// Only where the audio payload is.
+    #[cfg(test)]
     const LAYOUT: Want = Want {
         tags: false,
         audio: false,
